@@ -1,0 +1,267 @@
+"""Load and validate an experiment config, then expose it as frozen dataclasses.
+
+Validation happens once, before Snakemake schedules anything, so a typo in a key, an
+unknown task id or a fraction outside (0, 1] is one clear error naming the key instead of
+a failure hours into a run. The JSON schema (``config.schema.yaml`` beside this module,
+linked from ``workflow/schemas/``) is the single description of every key and default.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+NO_PRETRAIN = "NoPretrain"
+"""Table 2's first row and the Fig. 2 baseline: training from random weights."""
+
+Range = tuple[int, int, int]
+
+
+class ConfigError(ValueError):
+    """A config that does not describe a runnable experiment; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Region:
+    """A box of a source volume; ``None`` on an axis means the whole axis."""
+
+    z: Range | None = None
+    y: Range | None = None
+    x: Range | None = None
+    volumes: tuple[str, ...] | None = None
+
+    def slices(self) -> tuple[slice, slice, slice]:
+        """The (z, y, x) slices of this region, for indexing a numpy volume."""
+        return tuple(slice(*r) if r else slice(None) for r in (self.z, self.y, self.x))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One segmentation task: which source, which object, which regions form each split."""
+
+    id: str
+    source: str
+    label: str
+    train: Region
+    test: Region
+    val_axis: str
+    val_fraction: float
+    patch_stride: tuple[int, int, int] | None = None
+    preprocess: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    widths: tuple[int, ...]
+    bn_momentum: float
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float
+    batch_size: int
+    pos_weight: float
+    dice_smooth: float
+    epochs: int
+    max_steps: int | None
+    val_every: int
+    checkpoint_every: int
+    patience: int | None
+    amp: bool
+    num_workers: int
+    log_every: int
+    p_intensity: float
+    contrast: tuple[float, float]
+    brightness: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    threshold: float
+    overlap: float
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class Scenario:
+    title: str
+    source: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Experiment:
+    repeats: int
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    finetune_patches: int
+    fractions: tuple[float, ...]
+    scenarios: tuple[Scenario, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated experiment; ``raw`` keeps the defaults-filled dict for hashing and logs."""
+
+    raw: Mapping[str, Any]
+    tasks: Mapping[str, TaskSpec]
+    patch_size: tuple[int, int, int]
+    patch_stride: tuple[int, int, int]
+    model: ModelConfig
+    experiment: Experiment
+    evaluation: EvalConfig
+    seed: int
+    demo: bool
+
+    def train_config(self, stage: str) -> TrainConfig:
+        """Training settings of ``stage`` ('pretrain' or 'finetune'), which differ only in length."""
+        t = self.raw["train"]
+        aug = t["augment"]
+        return TrainConfig(
+            lr=t["lr"], batch_size=t["batch_size"], pos_weight=t["pos_weight"],
+            dice_smooth=t["dice_smooth"], epochs=t[stage]["epochs"],
+            max_steps=t[stage]["max_steps"], val_every=t["val_every"],
+            checkpoint_every=t["checkpoint_every"], patience=t["patience"], amp=t["amp"],
+            num_workers=t["num_workers"], log_every=t["log_every"],
+            p_intensity=aug["p_intensity"], contrast=tuple(aug["contrast"]),
+            brightness=tuple(aug["brightness"]),
+        )
+
+    @property
+    def hash(self) -> str:
+        """Short hash of the whole validated config, recorded in every metrics file."""
+        blob = json.dumps(self.raw, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _extend_with_default(validator_class: type) -> type:
+    """A validator that also fills in each property's ``default`` (python-jsonschema FAQ)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _extend_with_default(jsonschema.Draft202012Validator)
+
+
+def _where(path: Iterator[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _schema_errors(raw: dict) -> list[str]:
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    errors = sorted(_Validator(schema).iter_errors(raw), key=lambda e: list(map(str, e.path)))
+    return [f"{_where(e.path)}: {e.message}" for e in errors]
+
+
+def _reference_errors(raw: dict) -> list[str]:
+    """Cross-references the schema cannot express: task ids, source names, labels."""
+    tasks, sources, exp = raw["tasks"], raw["sources"], raw["experiment"]
+    errors = []
+    known = ", ".join(sorted(tasks))
+    for key in ("sources", "targets"):
+        for i, tid in enumerate(exp[key]):
+            if tid not in tasks:
+                errors.append(f"experiment.{key}[{i}]: unknown task id {tid!r}; tasks are {known}")
+    for i, sc in enumerate(exp["scenarios"]):
+        for key, allowed in (("source", exp["sources"]), ("target", exp["targets"])):
+            if sc[key] not in allowed:
+                errors.append(
+                    f"experiment.scenarios[{i}].{key}: {sc[key]!r} is not in experiment.{key}s"
+                )
+    if NO_PRETRAIN in tasks:
+        errors.append(f"tasks.{NO_PRETRAIN}: reserved for training from random weights")
+    for tid, task in tasks.items():
+        if task["source"] not in sources:
+            errors.append(f"tasks.{tid}.source: unknown source {task['source']!r}")
+            continue
+        src = sources[task["source"]]
+        if src["kind"] == "generated":
+            from vemtransfer.synthetic import OBJECTS
+
+            if task["label"] not in OBJECTS[src["tissue"]]:
+                errors.append(
+                    f"tasks.{tid}.label: {task['label']!r} is not an object of tissue "
+                    f"{src['tissue']!r} ({', '.join(OBJECTS[src['tissue']])})"
+                )
+    return errors
+
+
+def _range(r: list[int] | None) -> Range | None:
+    if r is None:
+        return None
+    return (r[0], r[1], r[2] if len(r) == 3 else 1)
+
+
+def _region(d: Mapping[str, Any]) -> Region:
+    vols = d.get("volumes")
+    return Region(*(_range(d.get(a)) for a in "zyx"), volumes=tuple(vols) if vols else None)
+
+
+def validate_config(raw: Mapping[str, Any]) -> Config:
+    """Check ``raw`` against the schema and cross-references; return it as a :class:`Config`.
+
+    Raises :class:`ConfigError` listing every problem, each prefixed by its key path.
+    """
+    raw = copy.deepcopy(dict(raw))
+    errors = _schema_errors(raw)
+    if not errors:
+        errors = _reference_errors(raw)
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+    tasks = {
+        tid: TaskSpec(
+            id=tid, source=t["source"], label=t["label"], train=_region(t["train"]),
+            test=_region(t["test"]), val_axis=t["validation"]["axis"],
+            val_fraction=t["validation"]["fraction"], preprocess=t["preprocess"],
+            patch_stride=tuple(t["patch_stride"]) if "patch_stride" in t else None,
+        )
+        for tid, t in raw["tasks"].items()
+    }
+    exp = raw["experiment"]
+    return Config(
+        raw=raw,
+        tasks=tasks,
+        patch_size=tuple(raw["patches"]["size"]),
+        patch_stride=tuple(raw["patches"]["stride"]),
+        model=ModelConfig(tuple(raw["model"]["widths"]), raw["model"]["bn_momentum"]),
+        experiment=Experiment(
+            repeats=exp["repeats"], sources=tuple(exp["sources"]), targets=tuple(exp["targets"]),
+            finetune_patches=exp["finetune_patches"], fractions=tuple(exp["fractions"]),
+            scenarios=tuple(Scenario(**s) for s in exp["scenarios"]),
+        ),
+        evaluation=EvalConfig(**raw["evaluation"]),
+        seed=raw["seed"],
+        demo=raw["demo"],
+    )
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a YAML config file and validate it."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return validate_config(raw)

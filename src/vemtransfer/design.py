@@ -1,0 +1,96 @@
+"""The experiment grid as data: which models to train and which metrics each output needs.
+
+The Snakemake rules and the README's job counts both come from these functions, so the
+workflow cannot drift from the paper's design: pretraining is one job per source task and
+repeat; Table 2 needs every (NoPretrain or source) x target pair at the fine-tuning budget,
+except the diagonal, which is the pretrained model itself (100 % of the target's data);
+Fig. 2 needs baseline and transfer at every fraction for every scenario.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vemtransfer.config import NO_PRETRAIN, Experiment
+
+PRETRAIN_BUDGET = "full"
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """One trained model: ``source`` is NoPretrain or a pretraining task; ``budget`` is
+    ``p<N>``, ``f<fraction>`` or ``full`` (pretraining, where source == target)."""
+
+    source: str
+    target: str
+    budget: str
+    rep: int
+
+    @property
+    def is_pretrain(self) -> bool:
+        return self.budget == PRETRAIN_BUDGET
+
+    @property
+    def model_id(self) -> str:
+        """Path fragment under ``models/`` and ``metrics/``."""
+        if self.is_pretrain:
+            return f"pretrain/{self.target}/rep{self.rep}"
+        return f"finetune/{self.source}__{self.target}/{self.budget}/rep{self.rep}"
+
+
+def table2_budget(exp: Experiment) -> str:
+    return f"p{exp.finetune_patches}"
+
+
+def fraction_budget(fraction: float) -> str:
+    return f"f{fraction:g}"
+
+
+def reps(exp: Experiment) -> range:
+    return range(1, exp.repeats + 1)
+
+
+def pretrain_runs(exp: Experiment) -> list[Run]:
+    return [Run(t, t, PRETRAIN_BUDGET, r) for t in exp.sources for r in reps(exp)]
+
+
+def table2_runs(exp: Experiment) -> list[Run]:
+    """Every cell of Table 2 (rows NoPretrain + sources, columns targets) for every repeat."""
+    out = []
+    for row in (NO_PRETRAIN, *exp.sources):
+        for col in exp.targets:
+            for r in reps(exp):
+                out.append(Run(col, col, PRETRAIN_BUDGET, r) if row == col else Run(row, col, table2_budget(exp), r))
+    return out
+
+
+def fig2_runs(exp: Experiment) -> list[Run]:
+    """Baseline and transfer at every fraction of every scenario (baselines shared by target)."""
+    out = set()
+    for sc in exp.scenarios:
+        for f in exp.fractions:
+            for r in reps(exp):
+                out.add(Run(sc.source, sc.target, fraction_budget(f), r))
+                out.add(Run(NO_PRETRAIN, sc.target, fraction_budget(f), r))
+    return sorted(out)
+
+
+def all_runs(exp: Experiment) -> list[Run]:
+    """Every model the experiment trains (pretraining included), each once."""
+    return sorted(set(pretrain_runs(exp)) | set(table2_runs(exp)) | set(fig2_runs(exp)))
+
+
+def job_counts(exp: Experiment) -> dict[str, int]:
+    """Training/evaluation job counts, as quoted in the README."""
+    runs = all_runs(exp)
+    pre = sum(r.is_pretrain for r in runs)
+    t2 = {r for r in table2_runs(exp) if not r.is_pretrain}
+    f2 = set(fig2_runs(exp))
+    return {
+        "pretrain_model": pre,
+        "finetune_model": len(runs) - pre,
+        "finetune_model (Table 2)": len(t2),
+        "finetune_model (Fig. 2)": len(f2),
+        "finetune_model (shared by both)": len(t2 & f2),
+        "evaluate_model": len(runs),
+    }

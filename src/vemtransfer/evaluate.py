@@ -1,0 +1,34 @@
+"""Score a trained model on its target's whole test volume and record where it came from."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vemtransfer.checkpoint import load_model
+from vemtransfer.config import EvalConfig
+from vemtransfer.data import Volume
+from vemtransfer.infer import predict_volume
+from vemtransfer.metrics import confusion, scores
+
+
+def evaluate_model(model_path: str | Path, test: Volume, patch_size: tuple[int, int, int], cfg: EvalConfig, device: torch.device, amp: bool = True) -> dict[str, Any]:
+    """Sliding-window prediction over ``test``, thresholded, scored against its label."""
+    model = load_model(model_path).to(device)
+    prob = predict_volume(model, test.image, patch_size, cfg.overlap, cfg.batch_size, device, amp)
+    counts = confusion(prob > cfg.threshold, np.asarray(test.label) > 0)
+    return {"scores": scores(counts), "counts": asdict(counts), "threshold": cfg.threshold, "test_shape": list(test.image.shape)}
+
+
+def git_commit(where: str | Path = ".") -> str | None:
+    """The commit of the code that produced a result, or None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip() or None

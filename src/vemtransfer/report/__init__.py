@@ -1,0 +1,1 @@
+"""Tables and figures, each a pure function of cached metric JSON files."""

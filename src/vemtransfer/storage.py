@@ -1,0 +1,61 @@
+"""Atomic writes: every file appears complete under its final name or not at all.
+
+Snakemake and our resume logic both treat "the file exists" as "the step is done", so a
+write interrupted by a crash, a kill or a full disk must never leave a partial file under
+the final name. Each writer fills ``<name>.<random>.tmp`` beside the target, flushes it to
+disk and ``os.replace``s it into place (atomic on POSIX within one file system).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_npy(path: str | Path, array: np.ndarray) -> None:
+    """Write ``array`` as ``.npy`` (memory-mappable for patch reads), atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, np.ascontiguousarray(array))
+
+
+def save_torch(path: str | Path, obj: Any) -> None:
+    """``torch.save`` atomically (checkpoints and models)."""
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)

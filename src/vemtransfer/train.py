@@ -1,0 +1,184 @@
+"""Training and fine-tuning of the RSUNet, resumable and selected on validation data.
+
+One function serves pretraining, fine-tuning and training from scratch (``init=None``):
+the only difference between them is where the first weights come from. Unlike the
+authors' code, the kept model is the one with the best IoU on our *validation* split,
+carved from the training data; this module never sees the test split.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vemtransfer.checkpoint import load_pretrained_weights, save_model
+from vemtransfer.config import EvalConfig, ModelConfig, TrainConfig
+from vemtransfer.data import PatchBatches, Volume
+from vemtransfer.infer import autocast, predict_volume
+from vemtransfer.loss import DiceCELoss
+from vemtransfer.metrics import confusion, scores
+from vemtransfer.model import RSUNet
+from vemtransfer.storage import save_torch, write_json
+
+log = logging.getLogger(__name__)
+
+
+def job_seed(base: int, *parts: object) -> int:
+    """A stable 31-bit seed from the base seed and a job's identity (task, budget, repeat)."""
+    digest = hashlib.sha256(repr((base, *parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """CUDA when present (or the device named), else CPU."""
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class _Progress:
+    """Everything besides model and optimizer that a resumed job must restore."""
+
+    step: int = 0
+    best_score: float = -1.0
+    best_step: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_validations: int = 0
+    loss: list[list[float]] = field(default_factory=list)
+    val: list[list[float]] = field(default_factory=list)
+
+
+def validate(model: RSUNet, val: Volume, patch_size: tuple[int, int, int], cfg: EvalConfig, device: torch.device, amp: bool) -> dict[str, float | None]:
+    """Scores of the binarised prediction over the whole validation volume."""
+    prob = predict_volume(model, val.image, patch_size, cfg.overlap, cfg.batch_size, device, amp)
+    return scores(confusion(prob > cfg.threshold, np.asarray(val.label) > 0))
+
+
+def _resume(path: Path, signature: dict, model: RSUNet, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> _Progress:
+    """Load a checkpoint written by this same job; ignore (and say so) one from another config."""
+    if not path.exists():
+        return _Progress()
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if ckpt.get("signature") != signature:
+        log.warning("ignoring %s: written by a job with different settings", path)
+        return _Progress()
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    scaler.load_state_dict(ckpt["scaler"])
+    log.info("resuming from %s at step %d", path, ckpt["progress"]["step"])
+    return _Progress(**ckpt["progress"])
+
+
+def _make_loader(data: PatchBatches, start: int, device: torch.device, workers: int) -> torch.utils.data.DataLoader:
+    steps = torch.utils.data.Subset(data, range(start, len(data)))
+    return torch.utils.data.DataLoader(
+        steps, batch_size=None, shuffle=False, num_workers=workers,
+        pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None,
+    )
+
+
+def train_model(
+    train: Volume,
+    val: Volume,
+    origins: list[tuple[int, ...]],
+    patch_size: tuple[int, int, int],
+    cfg: TrainConfig,
+    model_cfg: ModelConfig,
+    eval_cfg: EvalConfig,
+    out_dir: str | Path,
+    seed: int,
+    init: str | Path | None = None,
+    device: torch.device | None = None,
+    meta: dict[str, Any] | None = None,
+    callback: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Train on ``origins`` patches of ``train``, keep the best model on ``val``.
+
+    Writes ``model.pt`` and ``history.json`` into ``out_dir``; while running, a resumable
+    ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps, which a rerun of the same job
+    picks up. ``callback(step)`` runs after every step (progress hooks, tests).
+    """
+    out_dir, device = Path(out_dir), device or pick_device()
+    torch.manual_seed(seed)
+    model = RSUNet(model_cfg.widths, model_cfg.bn_momentum)
+    transferred = load_pretrained_weights(model, init) if init else 0
+    model.to(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    amp = cfg.amp and device.type == "cuda"
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type == "cuda")
+    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    loss_fn = DiceCELoss(cfg.pos_weight, cfg.dice_smooth).to(device)
+    data = PatchBatches(train, origins, patch_size, cfg, seed)
+    signature = {"seed": seed, "steps": len(data), "patches": len(origins), "init": str(init), "widths": list(model_cfg.widths)}
+    ckpt_path = out_dir / "checkpoint.pt"
+    prog = _resume(ckpt_path, signature, model, opt, scaler)
+    started = time.time()
+    bar = tqdm(total=len(data), initial=prog.step, desc=out_dir.name, file=sys.stderr, mininterval=1 if sys.stderr.isatty() else 10)
+    for x, y in _make_loader(data, prog.step, device, cfg.num_workers):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast(device, amp):
+            logits = model(x)
+        loss = loss_fn(logits, y)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        prog.step += 1
+        bar.update(1)
+        if prog.step % cfg.log_every == 0 or prog.step == len(data):
+            prog.loss.append([prog.step, loss.item()])
+            bar.set_postfix(loss=f"{prog.loss[-1][1]:.4f}", best_val_iou=f"{max(prog.best_score, 0):.3f}")
+        stop = _maybe_validate(model, val, patch_size, cfg, eval_cfg, device, amp, prog, len(data))
+        if prog.step % cfg.checkpoint_every == 0 and prog.step < len(data) and not stop:
+            save_torch(ckpt_path, {"signature": signature, "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(), "progress": asdict(prog)})
+        if callback:
+            callback(prog.step)
+        if stop:
+            break
+    bar.close()
+    return _finish(model, prog, out_dir, ckpt_path, len(data), len(origins), transferred, time.time() - started, meta or {})
+
+
+def _maybe_validate(model: RSUNet, val: Volume, patch_size: tuple[int, int, int], cfg: TrainConfig, eval_cfg: EvalConfig, device: torch.device, amp: bool, prog: _Progress, total: int) -> bool:
+    """Validate on schedule, keep the best weights; True when patience has run out."""
+    if prog.step % cfg.val_every and prog.step != total:
+        return False
+    s = validate(model, val, patch_size, eval_cfg, device, amp)
+    score = s["iou_fg"] if s["iou_fg"] is not None else 0.0
+    prog.val.append([prog.step, score, s["iou_mean"] or 0.0])
+    log.info("step %d: validation IoU %.4f (best %.4f)", prog.step, score, max(prog.best_score, 0))
+    if score > prog.best_score:
+        prog.best_score, prog.best_step, prog.bad_validations = score, prog.step, 0
+        prog.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        return False
+    prog.bad_validations += 1
+    return cfg.patience is not None and prog.bad_validations >= cfg.patience
+
+
+def _finish(model: RSUNet, prog: _Progress, out_dir: Path, ckpt_path: Path, total: int, n_patches: int, transferred: int, seconds: float, meta: dict[str, Any]) -> dict[str, Any]:
+    """Write the selected model and the history, then drop the checkpoint."""
+    best = copy.deepcopy(model).cpu()
+    if prog.best_state is not None:
+        best.load_state_dict(prog.best_state)
+    history = {
+        "steps_planned": total, "steps_done": prog.step, "stopped_early": prog.step < total,
+        "n_patches": n_patches, "transferred_tensors": transferred, "best_step": prog.best_step,
+        "best_val_iou_fg": prog.best_score, "seconds_this_run": round(seconds, 2),
+        "loss": prog.loss, "val": prog.val, **meta,
+    }
+    save_model(out_dir / "model.pt", best, {"bn_momentum": model.down[0].pre[1].momentum, "selected_step": prog.best_step, **meta})
+    write_json(out_dir / "history.json", history)
+    ckpt_path.unlink(missing_ok=True)
+    return history

@@ -1,0 +1,59 @@
+"""Shared fixtures: a tiny synthetic experiment config that trains in seconds on CPU."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(root: Path) -> dict:
+    """The demo's design shrunk to 2 tasks, 1 scenario, 2 fractions, a few steps per job."""
+    return {
+        "demo": True,
+        "results_dir": str(root / "results"),
+        "resources_dir": str(root / "resources"),
+        "logs_dir": str(root / "logs"),
+        "seed": 7,
+        "sources": {
+            "synthetic_kidney": {"kind": "generated", "tissue": "kidney", "shape": [12, 64, 64], "seed": 1},
+            "synthetic_liver": {"kind": "generated", "tissue": "liver", "shape": [12, 64, 64], "seed": 2},
+        },
+        "tasks": {
+            "SynthKidney-M": {"source": "synthetic_kidney", "label": "mito", "train": {"z": [0, 8]}, "test": {"z": [8, 12]}},
+            "SynthLiver-M": {"source": "synthetic_liver", "label": "mito", "train": {"z": [0, 8]}, "test": {"z": [8, 12]},
+                             "validation": {"axis": "y", "fraction": 0.25}},
+        },
+        "patches": {"size": [4, 32, 32], "stride": [2, 16, 16]},
+        "model": {"widths": [2, 4, 4, 8], "bn_momentum": 0.1},
+        "train": {"batch_size": 2, "pretrain": {"epochs": 1, "max_steps": 4}, "finetune": {"epochs": 1, "max_steps": 2},
+                  "val_every": 2, "checkpoint_every": 2, "log_every": 1, "num_workers": 0},
+        "evaluation": {"batch_size": 4},
+        "experiment": {
+            "repeats": 1, "sources": ["SynthKidney-M"], "targets": ["SynthKidney-M", "SynthLiver-M"],
+            "finetune_patches": 3, "fractions": [1.0, 0.5],
+            "scenarios": [{"title": "tiny", "source": "SynthKidney-M", "target": "SynthLiver-M"}],
+        },
+        "resources": {k: {"threads": 1, "mem_mb": 1000, "runtime": 5} for k in ("train", "evaluate", "prepare")},
+    }
+
+
+@pytest.fixture
+def tiny_raw(tmp_path: Path) -> dict:
+    return copy.deepcopy(tiny_config(tmp_path))
+
+
+@pytest.fixture
+def tiny_config_file(tmp_path: Path, tiny_raw: dict) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_raw))
+    return path
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO

@@ -1,0 +1,84 @@
+import copy
+
+import pytest
+import yaml
+
+from vemtransfer.config import ConfigError, load_config, validate_config
+from vemtransfer.design import job_counts
+
+
+def test_shipped_configs_validate(repo):
+    paper = load_config(repo / "config" / "config.yaml")
+    assert paper.model.widths == (28, 36, 48, 64, 80)
+    assert paper.tasks["RatLiver-ER"].test.slices()[2] == slice(560, 1000, 1)
+    assert load_config(repo / "config" / "demo.yaml").demo is True
+
+
+def test_paper_grid_job_counts(repo):
+    counts = job_counts(load_config(repo / "config" / "config.yaml").experiment)
+    assert counts["pretrain_model"] == 15  # 5 sources x 3 repeats
+    assert counts["finetune_model (Table 2)"] == (6 * 7 - 5) * 3  # rows x targets minus the diagonal
+    assert counts["finetune_model (Fig. 2)"] == (3 + 2) * 5 * 3  # 3 transfer + 2 baseline targets, 5 fractions
+    assert counts["evaluate_model"] == 15 + 111 + 75
+
+
+def test_defaults_are_filled(tiny_raw):
+    cfg = validate_config(tiny_raw)
+    assert cfg.raw["train"]["lr"] == 0.002 and cfg.raw["train"]["pos_weight"] == 5.0
+    assert cfg.evaluation.threshold == 0.5
+    assert cfg.tasks["SynthKidney-M"].val_axis == "y"
+    assert cfg.train_config("finetune").max_steps == 2
+
+
+def _error(raw) -> str:
+    with pytest.raises(ConfigError) as exc:
+        validate_config(raw)
+    return str(exc.value)
+
+
+def test_unknown_task_id_names_the_key(tiny_raw):
+    tiny_raw["experiment"]["targets"].append("SynthLiver-X")
+    msg = _error(tiny_raw)
+    assert "experiment.targets[2]" in msg and "SynthLiver-X" in msg
+
+
+def test_fraction_outside_unit_interval(tiny_raw):
+    for bad in (0, 1.5, -0.1):
+        raw = copy.deepcopy(tiny_raw)
+        raw["experiment"]["fractions"] = [1.0, bad]
+        assert "experiment.fractions[1]" in _error(raw)
+
+
+def test_missing_key(tiny_raw):
+    del tiny_raw["tasks"]["SynthKidney-M"]["test"]
+    msg = _error(tiny_raw)
+    assert "tasks.SynthKidney-M" in msg and "'test' is a required property" in msg
+
+
+def test_misspelt_key(tiny_raw):
+    tiny_raw["train"]["learning_rate"] = 0.1
+    msg = _error(tiny_raw)
+    assert msg.count("\n") == 1 and "train:" in msg and "learning_rate" in msg
+
+
+def test_cross_references(tiny_raw):
+    tiny_raw["tasks"]["SynthKidney-M"]["label"] = "er"
+    tiny_raw["experiment"]["scenarios"][0]["source"] = "SynthLiver-M"
+    msg = _error(tiny_raw)
+    assert "tasks.SynthKidney-M.label" in msg and "experiment.scenarios[0].source" in msg
+
+
+def test_unreadable_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tasks: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    bad.write_text(yaml.safe_dump([1, 2]))
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(bad)
+
+
+def test_config_hash_changes_with_content(tiny_raw):
+    a = validate_config(tiny_raw).hash
+    tiny_raw["seed"] = 8
+    assert validate_config(tiny_raw).hash != a

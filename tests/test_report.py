@@ -1,0 +1,56 @@
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from vemtransfer.config import Scenario
+from vemtransfer.report.figures import plot_fig2
+from vemtransfer.report.tables import summarise, table2_outputs, load_metrics
+
+
+def _write(tmp_path, source, target, budget, rep, fg, mean=None):
+    path = tmp_path / f"{source}__{target}__{budget}__{rep}.json"
+    path.write_text(json.dumps({"source": source, "target": target, "budget": budget, "rep": rep,
+                                "scores": {"iou_fg": fg, "iou_mean": mean if mean is not None else (fg + 0.9) / 2}}))
+    return path
+
+
+@pytest.fixture
+def grid(tmp_path):
+    """Sources A, B; targets A, C; 3 repeats; hand-picked IoUs."""
+    vals = {("NoPretrain", "A", "p10"): [0.5, 0.6, 0.7], ("NoPretrain", "C", "p10"): [0.2, 0.3, 0.4],
+            ("A", "A", "full"): [0.9, 0.9, 0.9], ("A", "C", "p10"): [0.7, 0.8, 0.9],
+            ("B", "A", "p10"): [0.6, 0.6, 0.9], ("B", "C", "p10"): [0.5, 0.5, 0.5]}
+    return [_write(tmp_path, s, t, b, r + 1, v) for (s, t, b), vs in vals.items() for r, v in enumerate(vs)]
+
+
+def test_summary_mean_sd_ci_by_hand(grid):
+    s = summarise(load_metrics(grid), "iou_fg")
+    row = s[(s.source == "NoPretrain") & (s.target == "A")].iloc[0]
+    assert row["mean"] == pytest.approx(60.0) and row["sd"] == pytest.approx(10.0) and row["n"] == 3
+    assert row["ci95"] == pytest.approx(4.302653 * 10 / math.sqrt(3), rel=1e-5)
+
+
+def test_table2_cells_diagonal_and_best(grid):
+    fg, md, long = table2_outputs(grid, ["A", "B"], ["A", "C"], "p10", demo=True)
+    assert list(fg.index) == ["NoPretrain", "A", "B"] and list(fg.columns) == ["A", "C"]
+    assert fg.loc["NoPretrain", "A"] == "60.00 ± 10.00"
+    assert fg.loc["A", "A"] == "90.00 ± 0.00"  # diagonal = the pretrained model
+    assert fg.loc["A", "C"] == "80.00 ± 10.00"
+    assert fg.loc["B", "A"] == "70.00 ± 17.32"
+    assert "**70.00 ± 17.32**" in md and "**80.00 ± 10.00**" in md  # best off-diagonal per column
+    assert "*90.00 ± 0.00*" in md and md.startswith("> **DEMO OUTPUT**")
+    assert set(long.metric) == {"iou_fg", "iou_mean"} and len(long) == 2 * 6
+
+
+def test_missing_cells_stay_empty(grid):
+    fg, _, _ = table2_outputs(grid, ["A", "B", "D"], ["A", "C"], "p10", demo=False)
+    assert fg.loc["D"].tolist() == ["", ""]
+
+
+def test_fig2_plots_every_scenario(tmp_path):
+    paths = [_write(tmp_path, s, "C", f"f{f:g}", r, 0.5 + 0.1 * r) for s in ("NoPretrain", "A") for f in (1.0, 0.5) for r in (1, 2)]
+    out = tmp_path / "fig" / "fig2.png"
+    plot_fig2(paths, [Scenario("one", "A", "C"), Scenario("two", "A", "C")], [1.0, 0.5], out, demo=True)
+    assert out.stat().st_size > 10_000 and not list(out.parent.glob("*.tmp"))

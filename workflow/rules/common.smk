@@ -1,0 +1,30 @@
+# Config validation, paths and input functions; no rules.
+from vemtransfer import design
+from vemtransfer.config import NO_PRETRAIN, validate_config
+
+CFG = validate_config(config)  # one clear error naming the key, before anything runs
+EXP = CFG.experiment
+R = CFG.raw["results_dir"]
+RES = CFG.raw["resources_dir"]
+LOGS = CFG.raw["logs_dir"]
+SOURCES = CFG.raw["sources"]
+
+wildcard_constraints:
+    task=r"[A-Za-z0-9]+-[A-Za-z]+",
+    target=r"[A-Za-z0-9]+-[A-Za-z]+",
+    source=r"[A-Za-z0-9]+(-[A-Za-z]+)?",
+    budget=r"p\d+|f[0-9.]+",
+    rep=r"\d+",
+
+
+def prepared(task, *splits):
+    """The prepared files of ``task`` for ``splits`` (image + label each)."""
+    return [f"{RES}/prepared/{task}/{s}.{kind}.npy" for s in splits for kind in ("image", "label")]
+
+
+def metrics_path(run):
+    return f"{R}/metrics/{run.model_id}.json"
+
+
+TABLES = [f"{R}/tables/table2.csv"]
+FIGURES = [f"{R}/figures/fig2.png"] if EXP.scenarios else []

@@ -1,0 +1,34 @@
+# Whole-test-volume evaluation of every trained model: one metrics JSON per model.
+
+EVAL_RES = CFG.raw["resources"]["evaluate"]
+
+
+def _eval_target(wildcards):
+    """The target task of a model id (pretrain/<task>/repN or finetune/<src>__<tgt>/<budget>/repN)."""
+    kind, name = wildcards.model_id.split("/")[:2]
+    return name if kind == "pretrain" else name.split("__")[1]
+
+
+rule evaluate_model:
+    input:
+        model=f"{R}/models/{{model_id}}/model.pt",
+        test=lambda w: prepared(_eval_target(w), "test"),
+    output:
+        f"{R}/metrics/{{model_id}}.json",
+    log:
+        f"{LOGS}/evaluate_model/{{model_id}}.log",
+    benchmark:
+        f"{LOGS}/evaluate_model/{{model_id}}.benchmark.tsv"
+    wildcard_constraints:
+        model_id=r"pretrain/[^/]+/rep\d+|finetune/[^/]+__[^/]+/[^/]+/rep\d+",
+    params:
+        target=_eval_target,
+    threads: EVAL_RES["threads"]
+    resources:
+        gpu=1,
+        mem_mb=EVAL_RES["mem_mb"],
+        runtime=EVAL_RES["runtime"],
+    conda:
+        "../../envs/vemtransfer.yaml"
+    script:
+        "../scripts/evaluate_model.py"

@@ -1,0 +1,54 @@
+# Pretraining on source tasks and fine-tuning on targets (NoPretrain = from random weights).
+
+TRAIN_RES = CFG.raw["resources"]["train"]
+
+
+def _pretrained(wildcards):
+    if wildcards.source == NO_PRETRAIN:
+        return []
+    return [f"{R}/models/pretrain/{wildcards.source}/rep{wildcards.rep}/model.pt"]
+
+
+rule pretrain_model:
+    input:
+        prepared("{task}", "train", "val"),
+        patches=f"{RES}/prepared/{{task}}/patches.json",
+    output:
+        model=f"{R}/models/pretrain/{{task}}/rep{{rep}}/model.pt",
+        history=f"{R}/models/pretrain/{{task}}/rep{{rep}}/history.json",
+    log:
+        f"{LOGS}/pretrain_model/{{task}}/rep{{rep}}.log",
+    benchmark:
+        f"{LOGS}/pretrain_model/{{task}}/rep{{rep}}.benchmark.tsv"
+    threads: TRAIN_RES["threads"]
+    resources:
+        gpu=1,
+        mem_mb=TRAIN_RES["mem_mb"],
+        runtime=TRAIN_RES["runtime"],
+    conda:
+        "../../envs/vemtransfer.yaml"
+    script:
+        "../scripts/pretrain_model.py"
+
+
+rule finetune_model:
+    input:
+        prepared("{target}", "train", "val"),
+        patches=f"{RES}/prepared/{{target}}/patches.json",
+        init=_pretrained,
+    output:
+        model=f"{R}/models/finetune/{{source}}__{{target}}/{{budget}}/rep{{rep}}/model.pt",
+        history=f"{R}/models/finetune/{{source}}__{{target}}/{{budget}}/rep{{rep}}/history.json",
+    log:
+        f"{LOGS}/finetune_model/{{source}}__{{target}}/{{budget}}/rep{{rep}}.log",
+    benchmark:
+        f"{LOGS}/finetune_model/{{source}}__{{target}}/{{budget}}/rep{{rep}}.benchmark.tsv"
+    threads: TRAIN_RES["threads"]
+    resources:
+        gpu=1,
+        mem_mb=TRAIN_RES["mem_mb"],
+        runtime=TRAIN_RES["runtime"],
+    conda:
+        "../../envs/vemtransfer.yaml"
+    script:
+        "../scripts/finetune_model.py"
