@@ -73,7 +73,7 @@ def test_finetuning_loads_every_weight_and_rejects_mismatches(tmp_path):
     src = RSUNet((2, 4, 4, 8))
     for p in src.parameters():
         torch.nn.init.normal_(p)
-    save_model(tmp_path / "m.pt", src, {"bn_momentum": 0.01})
+    save_model(tmp_path / "m.pt", src, {})
     dst = RSUNet((2, 4, 4, 8))
     n = load_pretrained_weights(dst, tmp_path / "m.pt")
     assert n == len(src.state_dict())

@@ -42,6 +42,11 @@ def test_paper_config_dry_run_has_the_papers_job_counts(repo, tmp_path):
     assert jobs["make_table2"] == 1 and jobs["plot_fig2"] == 1
 
 
+def test_workflow_passes_snakemake_lint(repo):
+    res = snakemake(repo, repo, "--lint", "--configfile", str(repo / "config" / "demo.yaml"))
+    assert res.returncode == 0 and "Congratulations" in res.stdout + res.stderr, res.stdout + res.stderr
+
+
 def test_asking_for_table2_alone_skips_fig2(repo):
     res = snakemake(repo, repo, "-n", "--cores", "1", "results/tables/table2.csv")
     assert res.returncode == 0, res.stderr + res.stdout

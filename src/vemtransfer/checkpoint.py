@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def save_model(path: str | Path, model: RSUNet, meta: dict[str, Any]) -> None:
-    """Write weights plus what is needed to rebuild the network (widths, BN momentum)."""
+    """Write weights plus what is needed to rebuild the network (widths, BN momentum) and ``meta``."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    save_torch(path, {"state_dict": state, "widths": list(model.widths), **meta})
+    save_torch(path, {"state_dict": state, "widths": list(model.widths), "bn_momentum": model.bn_momentum, **meta})
 
 
 def read_model_file(path: str | Path) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def read_model_file(path: str | Path) -> dict[str, Any]:
 def load_model(path: str | Path) -> RSUNet:
     """Rebuild the network stored in ``path`` with its weights."""
     blob = read_model_file(path)
-    model = RSUNet(blob["widths"], blob.get("bn_momentum", 0.01))
+    model = RSUNet(blob["widths"], blob["bn_momentum"])
     model.load_state_dict(blob["state_dict"])
     return model
 

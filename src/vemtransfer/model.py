@@ -58,6 +58,7 @@ class RSUNet(nn.Module):
         if len(widths) < 3:
             raise ValueError(f"widths needs a stem and at least two levels, got {list(widths)}")
         self.widths = tuple(int(w) for w in widths)
+        self.bn_momentum = float(bn_momentum)
         stem, levels = self.widths[0], self.widths[1:]
         self.stem = nn.Sequential(nn.Conv3d(1, stem, (1, 5, 5), padding=(0, 2, 2)), nn.ELU())
         self.down = nn.ModuleList(

@@ -127,14 +127,7 @@ def train_model(
     started = time.time()
     bar = tqdm(total=len(data), initial=prog.step, desc=out_dir.name, file=sys.stderr, mininterval=1 if sys.stderr.isatty() else 10)
     for x, y in _make_loader(data, prog.step, device, cfg.num_workers):
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast(device, amp):
-            logits = model(x)
-        loss = loss_fn(logits, y)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
+        loss = _optimise(model, opt, scaler, loss_fn, x.to(device, non_blocking=True), y.to(device, non_blocking=True), amp)
         prog.step += 1
         bar.update(1)
         if prog.step % cfg.log_every == 0 or prog.step == len(data):
@@ -149,6 +142,18 @@ def train_model(
             break
     bar.close()
     return _finish(model, prog, out_dir, ckpt_path, len(data), len(origins), transferred, time.time() - started, meta or {})
+
+
+def _optimise(model: RSUNet, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss_fn: DiceCELoss, x: torch.Tensor, y: torch.Tensor, amp: bool) -> torch.Tensor:
+    """One optimisation step; returns the loss without synchronising with the device."""
+    with autocast(x.device, amp):
+        logits = model(x)
+    loss = loss_fn(logits, y)
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+    return loss.detach()
 
 
 def _maybe_validate(model: RSUNet, val: Volume, patch_size: tuple[int, int, int], cfg: TrainConfig, eval_cfg: EvalConfig, device: torch.device, amp: bool, prog: _Progress, total: int) -> bool:
@@ -178,7 +183,7 @@ def _finish(model: RSUNet, prog: _Progress, out_dir: Path, ckpt_path: Path, tota
         "best_val_iou_fg": prog.best_score, "seconds_this_run": round(seconds, 2),
         "loss": prog.loss, "val": prog.val, **meta,
     }
-    save_model(out_dir / "model.pt", best, {"bn_momentum": model.down[0].pre[1].momentum, "selected_step": prog.best_step, **meta})
+    save_model(out_dir / "model.pt", best, {"selected_step": prog.best_step, **meta})
     write_json(out_dir / "history.json", history)
     ckpt_path.unlink(missing_ok=True)
     return history

@@ -26,5 +26,26 @@ def metrics_path(run):
     return f"{R}/metrics/{run.model_id}.json"
 
 
+def source_inputs(wildcards):
+    """A task's download manifest, or nothing for generated (synthetic) sources."""
+    name = CFG.tasks[wildcards.task].source
+    if SOURCES[name]["kind"] == "generated":
+        return []
+    return [f"{RES}/raw/{name}/manifest.json"]
+
+
+def pretrained_model(wildcards):
+    """The pretrained model a fine-tune starts from (same repeat), or nothing for NoPretrain."""
+    if wildcards.source == NO_PRETRAIN:
+        return []
+    return [f"{R}/models/pretrain/{wildcards.source}/rep{wildcards.rep}/model.pt"]
+
+
+def eval_target(wildcards):
+    """The target task of a model id (pretrain/<task>/repN or finetune/<src>__<tgt>/<budget>/repN)."""
+    kind, name = wildcards.model_id.split("/")[:2]
+    return name if kind == "pretrain" else name.split("__")[1]
+
+
 TABLES = [f"{R}/tables/table2.csv"]
 FIGURES = [f"{R}/figures/fig2.png"] if EXP.scenarios else []

@@ -1,14 +1,6 @@
 # Raw data -> prepared train/val/test volumes and patch index per task.
 
 
-def _source_inputs(wildcards):
-    """A task's download manifest, or nothing for generated (synthetic) sources."""
-    name = CFG.tasks[wildcards.task].source
-    if SOURCES[name]["kind"] == "generated":
-        return []
-    return [f"{RES}/raw/{name}/manifest.json"]
-
-
 rule download_source:
     # Real sources (SNEMI3D, UroCell, EMPIAR-10791, rat liver): see vemtransfer.sources.
     output:
@@ -25,7 +17,7 @@ rule download_source:
 
 rule prepare_task:
     input:
-        _source_inputs,
+        source_inputs,
     output:
         prepared("{task}", "train", "val", "test"),
         patches=f"{RES}/prepared/{{task}}/patches.json",

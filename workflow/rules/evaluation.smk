@@ -3,16 +3,10 @@
 EVAL_RES = CFG.raw["resources"]["evaluate"]
 
 
-def _eval_target(wildcards):
-    """The target task of a model id (pretrain/<task>/repN or finetune/<src>__<tgt>/<budget>/repN)."""
-    kind, name = wildcards.model_id.split("/")[:2]
-    return name if kind == "pretrain" else name.split("__")[1]
-
-
 rule evaluate_model:
     input:
         model=f"{R}/models/{{model_id}}/model.pt",
-        test=lambda w: prepared(_eval_target(w), "test"),
+        test=lambda w: prepared(eval_target(w), "test"),
     output:
         f"{R}/metrics/{{model_id}}.json",
     log:
@@ -22,7 +16,7 @@ rule evaluate_model:
     wildcard_constraints:
         model_id=r"pretrain/[^/]+/rep\d+|finetune/[^/]+__[^/]+/[^/]+/rep\d+",
     params:
-        target=_eval_target,
+        target=eval_target,
     threads: EVAL_RES["threads"]
     resources:
         gpu=1,

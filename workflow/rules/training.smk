@@ -3,12 +3,6 @@
 TRAIN_RES = CFG.raw["resources"]["train"]
 
 
-def _pretrained(wildcards):
-    if wildcards.source == NO_PRETRAIN:
-        return []
-    return [f"{R}/models/pretrain/{wildcards.source}/rep{wildcards.rep}/model.pt"]
-
-
 rule pretrain_model:
     input:
         prepared("{task}", "train", "val"),
@@ -35,7 +29,7 @@ rule finetune_model:
     input:
         prepared("{target}", "train", "val"),
         patches=f"{RES}/prepared/{{target}}/patches.json",
-        init=_pretrained,
+        init=pretrained_model,
     output:
         model=f"{R}/models/finetune/{{source}}__{{target}}/{{budget}}/rep{{rep}}/model.pt",
         history=f"{R}/models/finetune/{{source}}__{{target}}/{{budget}}/rep{{rep}}/history.json",
