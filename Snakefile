@@ -1,7 +1,7 @@
 # vemtransfer: the paper's experiment (Xie et al. 2025) as one Snakemake DAG.
 #   snakemake --cores 8 --resources gpu=1                         # the paper (config/config.yaml)
 #   snakemake --cores 2 --configfile config/demo.yaml             # the offline CPU demo
-#   snakemake results/tables/table2.csv                           # one target
+#   snakemake results/tables/table2.csv --cores 8 --resources gpu=1   # one target (targets first)
 from snakemake.utils import min_version
 
 min_version("9.0")

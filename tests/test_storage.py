@@ -29,3 +29,14 @@ def test_npy_roundtrip(tmp_path):
     a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
     write_npy(tmp_path / "a.npy", a)
     assert np.array_equal(np.load(tmp_path / "a.npy", mmap_mode="r"), a)
+
+
+def test_written_files_get_normal_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "p.json", {})
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "p.json").stat().st_mode & 0o777 == 0o644
