@@ -18,7 +18,8 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/datasets.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/prepare.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/results.smk"

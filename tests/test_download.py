@@ -3,117 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import json
 import os
 import re
 import struct
-import threading
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from loopback import FileServer
 
 from vemtransfer.download import DownloadError, HttpZip, download, range_get, remote_size, write_manifest
 
 FAST = {"backoff": 0, "timeout": 5}  # no sleeping between retries; never hang a test
-
-
-@dataclass
-class Behaviour:
-    """How the test server misbehaves; tests flip these between requests."""
-
-    ignore_range: bool = False  # answer 200 with the whole file even to a Range request
-    fail_first: int = 0  # answer 503 to this many requests
-    drop_after: int | None = None  # close the connection after this many body bytes ...
-    drop_times: int = 1_000_000  # ... in this many responses
-    html: bool = False  # answer every GET with an HTML page
-    refuse_head: bool = False  # answer HEAD with 405, as some file hosts do
-    seen: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, Range)
-
-    def gets(self) -> list[tuple[str, str, str | None]]:
-        return [r for r in self.seen if r[0] == "GET"]
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """HEAD/GET of files under the server's root, with Range and the failure modes above."""
-
-    def log_message(self, *args: object) -> None:  # keep pytest output clean
-        pass
-
-    def do_HEAD(self) -> None:
-        if self.server.behaviour.refuse_head:  # type: ignore[attr-defined]
-            return self._send(405, b"", "text/plain", body=False)
-        self._answer(body=False)
-
-    def do_GET(self) -> None:
-        self._answer(body=True)
-
-    def _answer(self, body: bool) -> None:
-        how: Behaviour = self.server.behaviour  # type: ignore[attr-defined]
-        how.seen.append((self.command, self.path, self.headers.get("Range")))
-        if how.fail_first > 0:
-            how.fail_first -= 1
-            return self._send(503, b"busy", "text/plain", body)
-        if how.html and body:
-            return self._send(200, b"<html><body>Please log in</body></html>", "text/html; charset=utf-8", body)
-        path = self.server.root / self.path.lstrip("/")  # type: ignore[attr-defined]
-        if not path.is_file():
-            return self._send(404, b"not found", "text/plain", body)
-        data = path.read_bytes()
-        match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
-        if match is None or how.ignore_range:
-            return self._send(200, data, "application/octet-stream", body)
-        start = int(match[1])
-        end = min(int(match[2]) if match[2] else len(data) - 1, len(data) - 1)
-        if start >= len(data):
-            return self._send(416, b"", "text/plain", body, {"Content-Range": f"bytes */{len(data)}"})
-        headers = {"Content-Range": f"bytes {start}-{end}/{len(data)}"}
-        self._send(206, data[start : end + 1], "application/octet-stream", body, headers)
-
-    def _send(self, code: int, data: bytes, ctype: str, body: bool, extra: dict | None = None) -> None:
-        how: Behaviour = self.server.behaviour  # type: ignore[attr-defined]
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Accept-Ranges", "bytes")
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if not body:
-            return
-        if how.drop_after is not None and how.drop_times > 0 and len(data) > how.drop_after:
-            how.drop_times -= 1
-            data = data[: how.drop_after]  # then HTTP/1.0 closes the connection: a cut transfer
-        self.wfile.write(data)
-
-
-class FileServer:
-    """A threaded HTTP server on 127.0.0.1 (a free port) serving files from ``root``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.behaviour = Behaviour()
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.root = root  # type: ignore[attr-defined]
-        self._httpd.behaviour = self.behaviour  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)  # quick shutdown
-        self._thread.start()
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/{name}"
-
-    def put(self, name: str, data: bytes) -> str:
-        (self.root / name).write_bytes(data)
-        return self.url(name)
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
 
 
 @pytest.fixture

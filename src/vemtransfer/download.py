@@ -254,6 +254,20 @@ def remote_size(
         return _retry(lambda: once(s), url, retries, backoff)
 
 
+def fetch_text(
+    url: str, *, session: requests.Session | None = None, retries: int = 5, backoff: float = 1.0, timeout: float = 60,
+) -> str:
+    """A small text resource (an API answer, a directory listing), with the same retry policy."""
+
+    def once(s: requests.Session) -> str:
+        resp = s.get(url, headers=_HEADERS, timeout=timeout)
+        _check_status(resp, url)
+        return resp.text
+
+    with _session(session) as s:
+        return _retry(lambda: once(s), url, retries, backoff)
+
+
 def write_manifest(path: str | Path, records: list[dict[str, Any]]) -> None:
     """Write the download records (a JSON list), atomically: its presence marks the rule done."""
     write_json(path, records)

@@ -1,36 +1,77 @@
-"""Cut a task's train / validation / test volumes and patch index from its source.
+"""Cut a task's train / validation / test volumes and patch index from its source, section by section.
 
-Driven by the task spec alone (regions, label, validation carving), so every task of every
-dataset goes through the same code. Intensities follow the authors: OpenCV CLAHE
-(clip 3.5, 8 x 8 tiles) then a 3 x 3 Gaussian blur (sigma 0.5), slice by slice; images are
-stored as uint8 and scaled to [-1, 1] when read. The validation split is ours (the authors
-selected models on the test set): the far end of the training region along one axis.
+Driven by the task spec alone (regions, label, preprocessing, validation carving), so every
+task of every dataset goes through the same code. Following the authors' scripts, each
+section is optionally cropped (top-left ``crop_yx``) and resized to ``resize_yx`` (area
+interpolation when shrinking, cubic when enlarging), before or after OpenCV CLAHE (clip 3.5,
+8 x 8 tiles) + 3 x 3 Gaussian blur (sigma 0.5). Labels are binarised (``!= 0``; SNEMI3D's
+instance ids lose their boundary pixels first), resized with the same interpolation as 0/1
+floats and thresholded at 0.5. Images are stored as uint8 and scaled to [-1, 1] when read.
+The validation split is ours (the authors selected models on the test set): the far end of
+the training region along one axis. Only one section is in memory at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
-from vemtransfer.config import TaskSpec
+from vemtransfer.config import Region, TaskSpec
 from vemtransfer.data import split_paths, subset_order, tile_origins
-from vemtransfer.sources import SourceVolume
-from vemtransfer.storage import write_json, write_npy
+from vemtransfer.sources.store import Sections
+from vemtransfer.storage import npy_section_writer, write_json
 
 AXES = "zyx"
 
 
-def clahe_blur(image: np.ndarray) -> np.ndarray:
-    """CLAHE(3.5, 8x8) then GaussianBlur(3x3, sigma 0.5) on each uint8 section."""
+def enhance(section: np.ndarray) -> np.ndarray:
+    """CLAHE(3.5, 8x8) then GaussianBlur(3x3, sigma 0.5) of one uint8 section."""
     clahe = cv2.createCLAHE(clipLimit=3.5, tileGridSize=(8, 8))
-    out = np.empty_like(image)
-    for z, section in enumerate(image):
-        out[z] = cv2.GaussianBlur(clahe.apply(np.ascontiguousarray(section)), (3, 3), 0.5)
-    return out
+    return cv2.GaussianBlur(clahe.apply(np.ascontiguousarray(section, dtype=np.uint8)), (3, 3), 0.5)
+
+
+def resize(section: np.ndarray, shape_yx: tuple[int, int]) -> np.ndarray:
+    """cv2.resize to (y, x): area interpolation when shrinking, cubic when enlarging."""
+    if tuple(section.shape) == tuple(shape_yx):
+        return section
+    shrink = shape_yx[0] * shape_yx[1] < section.shape[0] * section.shape[1]
+    return cv2.resize(section, (shape_yx[1], shape_yx[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def neurite_interior(ids: np.ndarray) -> np.ndarray:
+    """Foreground = labelled voxels whose 3x3 neighbourhood holds one id (boundaries removed)."""
+    ids = np.asarray(ids)
+    same = ndimage.grey_erosion(ids, size=(3, 3)) == ndimage.grey_dilation(ids, size=(3, 3))
+    return (ids != 0) & same
+
+
+def preprocess_image(section: np.ndarray, pp: Mapping[str, Any]) -> np.ndarray:
+    """Crop, resize and enhance one raw section in the order the task's spec says."""
+    if section.dtype != np.uint8:
+        raise ValueError(f"raw sections must be uint8, got {section.dtype}")
+    if "crop_yx" in pp:
+        section = section[: pp["crop_yx"][0], : pp["crop_yx"][1]]
+    if pp.get("resize") == "after_clahe":
+        return resize(enhance(section), tuple(pp["resize_yx"])) if "resize_yx" in pp else enhance(section)
+    return enhance(resize(section, tuple(pp["resize_yx"])) if "resize_yx" in pp else section)
+
+
+def preprocess_label(section: np.ndarray, pp: Mapping[str, Any]) -> np.ndarray:
+    """Crop, binarise (with boundary removal for instance labels) and resize one label section to 0/1 uint8."""
+    if "crop_yx" in pp:
+        section = section[: pp["crop_yx"][0], : pp["crop_yx"][1]]
+    binary = neurite_interior(section) if pp.get("label_rule") == "neurite_interior" else np.asarray(section) != 0
+    if "resize_yx" in pp:
+        return (resize(binary.astype(np.float32), tuple(pp["resize_yx"])) >= 0.5).astype(np.uint8)
+    return binary.astype(np.uint8)
 
 
 def carve_validation(shape: tuple[int, ...], axis: str, fraction: float, patch_size: tuple[int, ...]) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
@@ -49,28 +90,94 @@ def carve_validation(shape: tuple[int, ...], axis: str, fraction: float, patch_s
     return tuple(train), tuple(val)
 
 
-def prepare_task(task: TaskSpec, source: SourceVolume, out_dir: str | Path, patch_size: tuple[int, int, int], stride: tuple[int, int, int], seed: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Split:
+    """Which (volume, section) pairs form a split, and which rows/columns of each section."""
+
+    items: list[tuple[str, int]]
+    blocks: list[int]  # sections per volume, in order: patches never straddle two volumes
+    yx: tuple[slice, slice]
+
+
+def _plan(region: Region, sections: Sections) -> _Split:
+    items, blocks = [], []
+    for volume in region.volumes or sections.volumes():
+        zs = list(range(*region.z)) if region.z else sections.indices(volume)
+        items += [(volume, z) for z in zs]
+        blocks.append(len(zs))
+    return _Split(items, blocks, region.slices()[1:])
+
+
+def _section_pair(sections: Sections, task: TaskSpec, volume: str, z: int, yx: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+    image = preprocess_image(sections.image(volume, z), task.preprocess)[yx]
+    label = preprocess_label(sections.label(task.label, volume, z), task.preprocess)[yx]
+    if image.shape != label.shape:
+        raise ValueError(f"task {task.id}: section {volume}/{z} image {image.shape} != label {label.shape}")
+    return image, label
+
+
+def _block_origins(blocks: list[int], yx_shape: tuple[int, int], patch_size: tuple[int, ...], stride: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Patch origins of a stack of volumes, tiled volume by volume (z offsets added)."""
+    origins, z0 = [], 0
+    for n in blocks:
+        if n >= patch_size[0] and all(s >= p for s, p in zip(yx_shape, patch_size[1:])):
+            origins += [(z + z0, y, x) for z, y, x in tile_origins((n, *yx_shape), patch_size, stride)]
+        z0 += n
+    return origins
+
+
+def _routes(task: TaskSpec, n: int, hw: tuple[int, int], patch_size: tuple[int, ...], blocks: list[int]) -> tuple[Callable[[int], dict[str, tuple[slice, slice] | None]], dict[str, list[int]]]:
+    """How each training section is divided between train and val, and their blocks."""
+    if task.val_axis == "z":
+        if len(blocks) != 1:
+            raise ValueError(f"task {task.id}: validation along z needs a single training volume")
+        tr, _ = carve_validation((n, *hw), "z", task.val_fraction, patch_size)
+        cut, full = tr[0].stop, (slice(None), slice(None))
+        return (lambda i: {"train": full if i < cut else None, "val": None if i < cut else full}), {"train": [cut], "val": [n - cut]}
+    tr, va = carve_validation((n, *hw), task.val_axis, task.val_fraction, patch_size)
+    return (lambda i: {"train": tr[1:], "val": va[1:]}), {"train": blocks, "val": blocks}
+
+
+def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_size: tuple[int, int, int], stride: tuple[int, int, int], seed: int) -> dict[str, Any]:
     """Write ``{train,val,test}.{image,label}.npy`` and ``patches.json`` into ``out_dir``."""
-    if task.label not in source.labels:
-        raise ValueError(f"task {task.id}: source has no {task.label!r} labels (has {sorted(source.labels)})")
-    image = clahe_blur(source.image)
-    label = (np.asarray(source.labels[task.label]) != 0).astype(np.uint8)
-    train_img, train_lab = image[task.train.slices()], label[task.train.slices()]
-    tr, va = carve_validation(train_img.shape, task.val_axis, task.val_fraction, patch_size)
-    splits = {
-        "train": (train_img[tr], train_lab[tr]),
-        "val": (train_img[va], train_lab[va]),
-        "test": (image[task.test.slices()], label[task.test.slices()]),
-    }
-    summary: dict[str, Any] = {"task": task.id, "patch_size": list(patch_size), "stride": list(stride), "splits": {}}
-    for split, (img, lab) in splits.items():
-        if min(img.shape) == 0:
-            raise ValueError(f"task {task.id}: {split} region is empty ({img.shape})")
-        image_path, label_path = split_paths(out_dir, split)
-        write_npy(image_path, img)
-        write_npy(label_path, lab)
-        summary["splits"][split] = {"shape": list(img.shape), "foreground": float(lab.mean())}
-    origins = tile_origins(splits["train"][0].shape, patch_size, stride)
+    if task.label not in sections.labels():
+        raise ValueError(f"task {task.id}: source has no {task.label!r} labels (has {list(sections.labels())})")
+    train, test = _plan(task.train, sections), _plan(task.test, sections)
+    if not train.items or not test.items:
+        raise ValueError(f"task {task.id}: empty train or test region")
+    hw = _section_pair(sections, task, *train.items[0], train.yx)[0].shape
+    raw_shape = sections.image(*train.items[0]).shape
+    route, blocks = _routes(task, len(train.items), hw, patch_size, train.blocks)
+    blocks["test"] = test.blocks
+    counts = {"train": sum(blocks["train"]), "val": sum(blocks["val"]), "test": len(test.items)}
+    summary: dict[str, Any] = {"task": task.id, "source": task.source, "patch_size": list(patch_size), "stride": list(stride),
+                               "raw_section_shape": list(raw_shape), "z_step": (task.train.z or (0, 0, 1))[2], "splits": {}}
+    fg = dict.fromkeys(counts, 0)
+    with contextlib.ExitStack() as stack:
+        writers = {
+            (split, kind): stack.enter_context(npy_section_writer(path, counts[split]))
+            for split in counts for kind, path in zip(("image", "label"), split_paths(out_dir, split))
+        }
+
+        def put(split: str, image: np.ndarray, label: np.ndarray) -> None:
+            writers[split, "image"](image)
+            writers[split, "label"](label)
+            fg[split] += int(label.sum())
+
+        for i, (volume, z) in enumerate(train.items):
+            image, label = _section_pair(sections, task, volume, z, train.yx)
+            for split, yx in route(i).items():
+                if yx is not None:
+                    put(split, image[yx], label[yx])
+        for volume, z in test.items:
+            put("test", *_section_pair(sections, task, volume, z, test.yx))
+    for split in counts:
+        shape = np.load(split_paths(out_dir, split)[0], mmap_mode="r").shape
+        summary["splits"][split] = {"shape": list(shape), "blocks": blocks[split], "foreground": fg[split] / math.prod(shape)}
+    origins = _block_origins(blocks["train"], tuple(summary["splits"]["train"]["shape"][1:]), patch_size, stride)
+    if not origins:
+        raise ValueError(f"task {task.id}: training region {summary['splits']['train']['shape']} holds no {patch_size} patch")
+    summary["test_patches"] = len(_block_origins(blocks["test"], tuple(summary["splits"]["test"]["shape"][1:]), patch_size, stride))
     summary["origins"] = [list(o) for o in origins]
     summary["subset_order"] = subset_order(len(origins), seed)
     write_json(Path(out_dir) / "patches.json", summary)

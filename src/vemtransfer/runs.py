@@ -20,7 +20,8 @@ from vemtransfer.data import budget_size, load_split
 from vemtransfer.design import PRETRAIN_BUDGET
 from vemtransfer.evaluate import evaluate_model, git_commit
 from vemtransfer.prepare import prepare_task
-from vemtransfer.sources import load_source
+from vemtransfer.download import write_manifest
+from vemtransfer.sources import fetch_source, needed_sections, open_source
 from vemtransfer.storage import write_json
 from vemtransfer.train import job_seed, pick_device, train_model
 
@@ -29,12 +30,21 @@ def task_dir(raw: Mapping[str, Any], task: str) -> Path:
     return Path(raw["resources_dir"]) / "prepared" / task
 
 
+def download_run(raw_config: Mapping[str, Any], source: str, manifest: str | Path) -> list[dict[str, Any]]:
+    """Fetch what the configured tasks need of ``source``; the manifest is written last (it marks done)."""
+    cfg = validate_config(raw_config)
+    raw_dir = Path(cfg.raw["resources_dir"]) / "raw" / source
+    records = fetch_source(source, cfg.raw["sources"][source], raw_dir, needed_sections(cfg, source))
+    write_manifest(manifest, records)
+    return records
+
+
 def prepare_run(raw_config: Mapping[str, Any], task_id: str) -> dict[str, Any]:
     """Read (or generate) the task's source and write its prepared splits and patch index."""
     cfg = validate_config(raw_config)
     task = cfg.tasks[task_id]
     raw_dir = Path(cfg.raw["resources_dir"]) / "raw" / task.source
-    source = load_source(task.source, cfg.raw["sources"][task.source], raw_dir)
+    source = open_source(task.source, cfg.raw["sources"][task.source], raw_dir)
     return prepare_task(task, source, task_dir(cfg.raw, task_id), cfg.patch_size,
                         task.patch_stride or cfg.patch_stride, job_seed(cfg.seed, "subsets", task_id))
 

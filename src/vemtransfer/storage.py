@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +62,32 @@ def save_torch(path: str | Path, obj: Any) -> None:
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+@contextlib.contextmanager
+def npy_section_writer(path: str | Path, n_sections: int) -> Iterator[Callable[[np.ndarray], None]]:
+    """Stream ``n_sections`` 2-D sections into one ``.npy`` volume, atomically.
+
+    Yields ``append(section)``; the header is written from the first section's shape and
+    dtype, every later section must match, and the file only appears under ``path`` when
+    exactly ``n_sections`` were appended. Peak memory is one section, whatever the volume.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        seen: list[tuple[tuple[int, ...], np.dtype]] = []
+
+        def append(section: np.ndarray) -> None:
+            key = (section.shape, section.dtype)
+            if not seen:
+                header = {"descr": np.lib.format.dtype_to_descr(section.dtype), "fortran_order": False, "shape": (n_sections, *section.shape)}
+                np.lib.format.write_array_header_1_0(fh, header)
+                seen.append(key)
+            elif key != seen[0]:
+                raise ValueError(f"{path}: section {key} differs from the first {seen[0]}")
+            if len(seen) > n_sections:
+                raise ValueError(f"{path}: more than {n_sections} sections")
+            fh.write(np.ascontiguousarray(section).tobytes())
+            seen.append(key)
+
+        yield append
+        if len(seen) - 1 != n_sections:
+            raise ValueError(f"{path}: got {max(len(seen) - 1, 0)} sections, expected {n_sections}")

@@ -47,5 +47,5 @@ def eval_target(wildcards):
     return name if kind == "pretrain" else name.split("__")[1]
 
 
-TABLES = [f"{R}/tables/table2.csv"]
+TABLES = [f"{R}/tables/table1.csv", f"{R}/tables/table2.csv"]
 FIGURES = [f"{R}/figures/fig2.png"] if EXP.scenarios else []

@@ -1,8 +1,8 @@
-"""download_source: fetch and verify one real data source (see vemtransfer.sources)."""
+"""download_source: fetch and verify the sections of one public source that the tasks need."""
 
 from vemtransfer.joblog import start_job_log
-from vemtransfer.sources import load_source
+from vemtransfer.runs import download_run
 
 start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-name = snakemake.wildcards.source  # noqa: F821
-load_source(name, snakemake.config["sources"][name])  # noqa: F821 - raises until downloads exist
+records = download_run(snakemake.config, snakemake.wildcards.source, snakemake.output[0])  # noqa: F821
+print(f"{len(records)} files/archives recorded in {snakemake.output[0]}")  # noqa: F821

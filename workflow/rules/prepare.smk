@@ -1,18 +1,4 @@
-# Raw data -> prepared train/val/test volumes and patch index per task.
-
-
-rule download_source:
-    # Real sources (SNEMI3D, UroCell, EMPIAR-10791, rat liver): see vemtransfer.sources.
-    output:
-        f"{RES}/raw/{{source}}/manifest.json",
-    log:
-        f"{LOGS}/download_source/{{source}}.log",
-    benchmark:
-        f"{LOGS}/download_source/{{source}}.benchmark.tsv"
-    conda:
-        "../../envs/vemtransfer.yaml"
-    script:
-        "../scripts/download_source.py"
+# Raw sections -> prepared train/val/test volumes and patch index per task; Table 1.
 
 
 rule prepare_task:
@@ -33,3 +19,17 @@ rule prepare_task:
         "../../envs/vemtransfer.yaml"
     script:
         "../scripts/prepare_task.py"
+
+
+rule make_table1:
+    input:
+        expand(f"{RES}/prepared/{{task}}/patches.json", task=list(CFG.tasks)),
+    output:
+        csv=f"{R}/tables/table1.csv",
+        md=f"{R}/tables/table1.md",
+    log:
+        f"{LOGS}/make_table1/make_table1.log",
+    conda:
+        "../../envs/vemtransfer.yaml"
+    script:
+        "../scripts/make_table1.py"

@@ -1,0 +1,46 @@
+"""Table 1: what each task's prepared data looks like, our patch counts beside the paper's.
+
+Columns: ``task``, ``source``; ``voxel_nm_raw`` and ``voxel_nm_prepared`` (z x y x, nm; the
+prepared size follows from crop, resize and the z step); ``train_shape``, ``val_shape``,
+``test_shape`` (sections x y x x after preprocessing); ``train_patches`` (tiles the models
+train on) and ``test_patches`` (the same tiling of the test region, for comparison only:
+we evaluate whole test volumes); ``paper_train_patches``, ``paper_test_patches`` (Table 1
+of the paper, blank where it has none); ``train_foreground`` (fraction of label voxels).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def _voxel(raw_nm: list[float] | None, summary: Mapping[str, Any], pp: Mapping[str, Any]) -> tuple[str, str]:
+    if not raw_nm:
+        return "", ""
+    h, w = pp.get("crop_yx", summary["raw_section_shape"])
+    out_h, out_w = pp.get("resize_yx", (h, w))
+    prepared = (raw_nm[0] * summary["z_step"], raw_nm[1] * h / out_h, raw_nm[2] * w / out_w)
+    fmt = lambda v: " x ".join(f"{x:g}" for x in v)  # noqa: E731
+    return fmt(raw_nm), fmt(round(x, 2) for x in prepared)
+
+
+def table1(patch_files: Iterable[str | Path], raw_config: Mapping[str, Any], paper: Mapping[str, Mapping[str, int]] | None) -> pd.DataFrame:
+    """One row per task from its ``patches.json`` and the config."""
+    rows = []
+    for path in patch_files:
+        s = json.loads(Path(path).read_text())
+        task = raw_config["tasks"][s["task"]]
+        raw_nm, prepared_nm = _voxel(raw_config["sources"][task["source"]].get("voxel_nm"), s, task.get("preprocess", {}))
+        ref = (paper or {}).get(s["task"], {})
+        rows.append({
+            "task": s["task"], "source": task["source"], "voxel_nm_raw": raw_nm, "voxel_nm_prepared": prepared_nm,
+            **{f"{k}_shape": " x ".join(map(str, s["splits"][k]["shape"])) for k in ("train", "val", "test")},
+            "train_patches": len(s["origins"]), "test_patches": s["test_patches"],
+            "paper_train_patches": ref.get("train"), "paper_test_patches": ref.get("test"),
+            "train_foreground": round(s["splits"]["train"]["foreground"], 4),
+        })
+    return pd.DataFrame(rows).astype({"paper_train_patches": "Int64", "paper_test_patches": "Int64"})
