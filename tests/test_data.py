@@ -81,3 +81,14 @@ def test_batches_are_a_pure_function_of_seed_and_step():
     epoch0 = np.concatenate([data.batch_indices(s) for s in range(6)])
     assert sorted(epoch0) == list(range(18))  # each epoch visits every patch once
     assert len(PatchBatches(vol, origins, (4, 16, 16), _cfg(max_steps=5), seed=5)) == 5
+
+
+@pytest.mark.parametrize(("shape", "count"), [
+    ((256, 400, 400), 432),  # one UroCell volume: the paper's 1728 / 432 are 4 and 1 volumes
+    ((72, 1024, 1024), 847),  # SNEMI3D train: the paper's 3388 = 4 x 847 (four rotations)
+    ((18, 1024, 1024), 121),  # SNEMI3D test: 484 = 4 x 121
+    ((18, 1000, 1000), 121),  # rat liver: the paper says 120
+    ((180, 2000, 3000), 16416),  # mouse liver: the paper's 2160 does not follow from this stride
+])
+def test_paper_tiling_counts_quoted_in_the_readme(shape, count):
+    assert len(tile_origins(shape, (18, 160, 160), (9, 80, 80))) == count
