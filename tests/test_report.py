@@ -33,7 +33,7 @@ def test_summary_mean_sd_ci_by_hand(grid):
 
 
 def test_table2_cells_diagonal_and_best(grid):
-    fg, md, long = table2_outputs(grid, ["A", "B"], ["A", "C"], "p10", demo=True)
+    fg, md, long = table2_outputs(load_metrics(grid), ["A", "B"], ["A", "C"], "p10", demo=True)
     assert list(fg.index) == ["NoPretrain", "A", "B"] and list(fg.columns) == ["A", "C"]
     assert fg.loc["NoPretrain", "A"] == "60.00 ± 10.00"
     assert fg.loc["A", "A"] == "90.00 ± 0.00"  # diagonal = the pretrained model
@@ -45,7 +45,7 @@ def test_table2_cells_diagonal_and_best(grid):
 
 
 def test_missing_cells_stay_empty(grid):
-    fg, _, _ = table2_outputs(grid, ["A", "B", "D"], ["A", "C"], "p10", demo=False)
+    fg, _, _ = table2_outputs(load_metrics(grid), ["A", "B", "D"], ["A", "C"], "p10", demo=False)
     assert fg.loc["D"].tolist() == ["", ""]
 
 
@@ -54,3 +54,23 @@ def test_fig2_plots_every_scenario(tmp_path):
     out = tmp_path / "fig" / "fig2.png"
     plot_fig2(paths, [Scenario("one", "A", "C"), Scenario("two", "A", "C")], [1.0, 0.5], out, demo=True)
     assert out.stat().st_size > 10_000 and not list(out.parent.glob("*.tmp"))
+
+
+def test_paper_vs_ours_and_source_gains_by_hand(grid):
+    from vemtransfer.report.ranking import paper_vs_ours, source_gains
+
+    s = summarise(load_metrics(grid), "iou_fg")
+    pvo = paper_vs_ours(s, ["A", "B"], ["A", "C"], "p10", {"NoPretrain": {"A": 55.0}, "A": {"C": 85.0}})
+    row = pvo[(pvo.pretrain == "A") & (pvo.target == "C")].iloc[0]
+    assert row["paper"] == 85.0 and row["ours_mean"] == pytest.approx(80.0) and row["ours_minus_paper"] == pytest.approx(-5.0)
+    assert pvo[(pvo.pretrain == "B") & (pvo.target == "C")]["paper"].isna().all()
+    per_target, per_source = source_gains(s, ["A", "B"], ["A", "C"], "p10")
+    c = per_target[per_target.target == "C"].set_index("source")
+    assert c.loc["A", "gain"] == pytest.approx(50.0) and c.loc["A", "rank"] == 1  # 80 - 30
+    assert c.loc["B", "gain"] == pytest.approx(20.0) and c.loc["B", "rank"] == 2
+    assert c.loc["A", "gain_se"] == pytest.approx(math.sqrt(100 / 3 + 100 / 3))
+    assert c.loc["A", "relative_gain_pct"] == pytest.approx(100 * 50 / 30)
+    assert "A" not in per_target[per_target.target == "A"].source.tolist()  # diagonal is no transfer
+    src = per_source.set_index("source")
+    assert src.loc["B", "mean_gain"] == pytest.approx((10.0 + 20.0) / 2) and src.loc["B", "targets"] == 2
+    assert per_source.source.tolist() == ["A", "B"]

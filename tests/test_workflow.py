@@ -73,6 +73,10 @@ def test_tiny_workflow_runs_end_to_end_and_reruns_only_what_is_missing(repo, tmp
     assert list(table.columns) == ["SynthKidney-M", "SynthLiver-M"]
     assert table.notna().all().all()
     assert (results / "figures" / "fig2.png").stat().st_size > 10_000
+    assert (results / "figures" / "table2_heatmap.png").stat().st_size > 10_000
+    gains = pd.read_csv(results / "tables" / "source_gains.csv")
+    assert gains[["target", "source"]].values.tolist() == [["SynthLiver-M", "SynthKidney-M"]]
+    assert pd.read_csv(results / "tables" / "table1.csv").task.tolist() == ["SynthKidney-M", "SynthLiver-M"]
     assert "DEMO OUTPUT" in (results / "tables" / "table2.md").read_text()
     assert len(list((tmp_path / "logs").rglob("*.benchmark.tsv"))) >= 10
     assert not list(tmp_path.rglob("checkpoint.pt"))

@@ -1,9 +1,10 @@
-"""Fig. 2: baseline vs transfer across fractions of the target's training data."""
+"""Figures that are pure functions of metric files: Fig. 2 and the Table 2 heatmap."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -14,6 +15,9 @@ from vemtransfer.config import NO_PRETRAIN, Scenario  # noqa: E402
 from vemtransfer.design import fraction_budget  # noqa: E402
 from vemtransfer.report.tables import load_metrics  # noqa: E402
 from vemtransfer.storage import atomic_path  # noqa: E402
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def plot_fig2(metric_paths: Iterable[str | Path], scenarios: Sequence[Scenario], fractions: Sequence[float], out_path: str | Path, demo: bool, metric: str = "iou_fg") -> None:
@@ -38,6 +42,28 @@ def plot_fig2(metric_paths: Iterable[str | Path], scenarios: Sequence[Scenario],
     axes[0][0].set_ylabel("foreground IoU (%)" if metric == "iou_fg" else f"{metric} (%)")
     if demo:
         fig.suptitle("DEMO OUTPUT - synthetic data, not the paper's results", color="tab:red", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(out_path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def plot_table2_heatmap(matrix: pd.DataFrame, out_path: str | Path, title: str, demo: bool) -> None:
+    """Heatmap of Table 2 means (rows pretrain, columns target), each cell annotated."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(1.3 * matrix.shape[1] + 2.5, 0.6 * matrix.shape[0] + 1.8))
+    values = matrix.to_numpy(dtype=float)
+    im = ax.imshow(values, cmap="viridis", vmin=np.nanmin(values) if np.isfinite(values).any() else 0, vmax=np.nanmax(values) if np.isfinite(values).any() else 100)
+    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(matrix.shape[0]), matrix.index, fontsize=8)
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7, color="white" if v < np.nanmean(values) else "black")
+    fig.colorbar(im, ax=ax, label="foreground IoU (%)")
+    ax.set_xlabel("fine-tuning target")
+    ax.set_ylabel("pretraining task")
+    ax.set_title(("DEMO OUTPUT - " if demo else "") + title, fontsize=9, color="tab:red" if demo else "black")
     fig.tight_layout()
     with atomic_path(out_path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")

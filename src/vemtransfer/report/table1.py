@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
+
+from vemtransfer.config import Config
+from vemtransfer.report.tables import DEMO_BANNER
+from vemtransfer.storage import atomic_path, write_text
 
 
 def _voxel(raw_nm: list[float] | None, summary: Mapping[str, Any], pp: Mapping[str, Any]) -> tuple[str, str]:
@@ -44,3 +49,14 @@ def table1(patch_files: Iterable[str | Path], raw_config: Mapping[str, Any], pap
             "train_foreground": round(s["splits"]["train"]["foreground"], 4),
         })
     return pd.DataFrame(rows).astype({"paper_train_patches": "Int64", "paper_test_patches": "Int64"})
+
+
+def build_table1(patch_files: Iterable[str | Path], cfg: Config, csv_path: str | Path, md_path: str | Path) -> pd.DataFrame:
+    """Write Table 1 as CSV and Markdown (with the paper's counts when ``paper_results`` is set)."""
+    paper_file = cfg.raw["paper_results"]
+    paper = yaml.safe_load(Path(paper_file).read_text())["table1"] if paper_file else None
+    table = table1(patch_files, cfg.raw, paper)
+    with atomic_path(csv_path) as tmp:
+        table.to_csv(tmp, index=False)
+    write_text(md_path, (DEMO_BANNER + "\n" if cfg.demo else "") + table.to_markdown(index=False) + "\n")
+    return table

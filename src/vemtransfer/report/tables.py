@@ -83,9 +83,8 @@ def to_markdown(table: pd.DataFrame, best: dict[str, str], title: str, note: str
     return "\n".join(lines + ["", note, ""])
 
 
-def table2_outputs(metric_paths: Iterable[str | Path], sources: Sequence[str], targets: Sequence[str], budget: str, demo: bool) -> tuple[pd.DataFrame, str, pd.DataFrame]:
-    """(foreground-IoU matrix, Markdown of both IoU matrices, long table of every statistic)."""
-    df = load_metrics(metric_paths)
+def table2_outputs(df: pd.DataFrame, sources: Sequence[str], targets: Sequence[str], budget: str, demo: bool) -> tuple[pd.DataFrame, str, pd.DataFrame]:
+    """(foreground-IoU matrix, Markdown of both IoU matrices, long table of every statistic) of loaded metrics."""
     parts, longs, fg_table = [DEMO_BANNER] if demo else [], [], None
     note = (f"IoU in %, mean ± sd over repeats. Off-diagonal cells: fine-tuned on {budget}; "
             "diagonal (italic): the pretrained model, trained on 100 % of that task's data. Bold: best per column.")
