@@ -74,3 +74,23 @@ def test_paper_vs_ours_and_source_gains_by_hand(grid):
     src = per_source.set_index("source")
     assert src.loc["B", "mean_gain"] == pytest.approx((10.0 + 20.0) / 2) and src.loc["B", "targets"] == 2
     assert per_source.source.tolist() == ["A", "B"]
+
+
+def test_objects_with_less_than_half_overlap_are_mispredictions():
+    import numpy as np
+
+    from vemtransfer.report.objects import object_overlaps, split_by_overlap
+
+    label = np.zeros((3, 10, 10), bool)
+    label[:, 0:4, 0:4] = True  # object A is covered fully by the first prediction
+    label[:, 6:8, 6:8] = True
+    pred = np.zeros_like(label)
+    pred[:, 0:4, 0:4] = True  # 100 % overlap
+    pred[:, 6:8, 6:10] = True  # 2 of 4 columns overlap: exactly 50 % -> kept
+    pred[:, 0:2, 8:10] = True  # no overlap -> misprediction
+    pred[1, 9, 0:3] = True  # one voxel row of 3, none on the label -> misprediction
+    ids, frac = object_overlaps(pred, label)
+    assert sorted(np.round(frac[1:], 3)) == [0.0, 0.0, 0.5, 1.0]
+    good, bad = split_by_overlap(pred, label)
+    assert good.sum() == 3 * 16 + 3 * 8 and bad.sum() == 3 * 4 + 3
+    assert not (good & bad).any() and ((good | bad) == pred).all()

@@ -3,13 +3,11 @@ import re
 import numpy as np
 import pytest
 import torch
+import zarr
 
 from vemtransfer.infer import predict_volume
 from vemtransfer.model import RSUNet
 from vemtransfer.volume import mesh_from_mask, predict_to_zarr, write_obj, write_ply
-
-zarr = pytest.importorskip("zarr")
-pytest.importorskip("skimage")
 
 
 def _net() -> torch.nn.Module:

@@ -109,13 +109,16 @@ def _replace_dir(tmp: Path, out: Path) -> None:
 
 
 def _remove_stale(out: Path) -> None:
-    """Delete build and swap directories that earlier, interrupted runs left beside ``out``."""
+    """Delete build and swap directories that earlier, interrupted runs left beside ``out``.
+
+    One writer per output is assumed (Snakemake guarantees it), so any such directory is stale."""
     for pattern in (f"{out.name}.tmp-*", f"{out.name}.old-*"):
         for stale in out.parent.glob(pattern):
             shutil.rmtree(stale, ignore_errors=True)
 
 
 def _check_args(shape: Sequence[int], patch: Sequence[int], chunk: Sequence[int], overlap: float) -> None:
+    """Fail early with the offending values rather than deep inside the chunk loop."""
     if len(shape) != 3 or len(patch) != 3 or len(chunk) != 3:
         raise ValueError(f"need a (z, y, x) image, patch and chunk; got {shape}, {patch}, {chunk}")
     if min(patch) < 1 or min(chunk) < 1:
