@@ -22,6 +22,7 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/predict.smk"
 include: "workflow/rules/results.smk"
 
 

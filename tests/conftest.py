@@ -38,6 +38,12 @@ def tiny_config(root: Path) -> dict:
             "finetune_patches": 3, "fractions": [1.0, 0.5],
             "scenarios": [{"title": "tiny", "source": "SynthKidney-M", "target": "SynthLiver-M"}],
         },
+        "figures": {
+            "chunk": [4, 32, 32], "render_px": 32,
+            "fig3": {"source": "SynthKidney-M", "target": "SynthLiver-M", "budget": "f0.5"},
+            "fig4": {"pairs": [{"source": "SynthKidney-M", "target": "SynthLiver-M"}]},
+            "fig5": {"source": "synthetic_liver", "models": {"mito": {"source": "SynthKidney-M", "target": "SynthLiver-M"}}},
+        },
         "resources": {k: {"threads": 1, "mem_mb": 1000, "runtime": 5} for k in ("train", "evaluate", "prepare")},
     }
 

@@ -82,3 +82,25 @@ def test_config_hash_changes_with_content(tiny_raw):
     a = validate_config(tiny_raw).hash
     tiny_raw["seed"] = 8
     assert validate_config(tiny_raw).hash != a
+
+
+def test_figure_runs_and_references(repo, tiny_raw):
+    from vemtransfer.design import Run, figure_runs
+
+    paper = load_config(repo / "config" / "config.yaml")
+    runs = figure_runs(paper.raw["figures"], paper.experiment)
+    assert runs["fig3"] == [Run("NoPretrain", "Urocell-M", "f0.25", 1), Run("SNEMI3D-N", "Urocell-M", "f0.25", 1)]
+    assert Run("MouseLiver-ER", "RatLiver-ER", "p100", 1) in runs["fig4"] and len(runs["fig4"]) == 4
+    assert runs["fig5"] == [Run("SNEMI3D-N", "RatLiver-M", "p100", 1), Run("MouseLiver-ER", "RatLiver-ER", "p100", 1)]
+    tiny_raw["figures"] = {"fig4": {"pairs": [{"source": "SynthKidney-M", "target": "SynthLiver-X"}]}}
+    assert "figures.fig4.pairs[0].target" in _error(tiny_raw)
+
+
+def test_fig5_volume_is_its_own_download(repo):
+    from vemtransfer.sources import needed_sections
+
+    paper = load_config(repo / "config" / "config.yaml")
+    volume = needed_sections(paper, "ratliver_volume")
+    assert volume == {"main": {"image": list(range(219))}}  # images only, all 219 sections
+    tasks = needed_sections(paper, "ratliver")["main"]
+    assert tasks["image"] == list(range(18, 55)) and tasks["er"] == list(range(18, 36))

@@ -38,8 +38,10 @@ def test_paper_config_dry_run_has_the_papers_job_counts(repo, tmp_path):
     assert jobs["pretrain_model"] == 15
     assert jobs["finetune_model"] == 111 + 75
     assert jobs["evaluate_model"] == 201
-    assert jobs["prepare_task"] == 7 and jobs["download_source"] == 4
+    assert jobs["prepare_task"] == 7 and jobs["download_source"] == 5  # rat liver twice: tasks, Fig. 5 volume
     assert jobs["make_table2"] == 1 and jobs["plot_fig2"] == 1
+    assert jobs["predict_test"] == 6 and jobs["predict_volume"] == 2 and jobs["mesh_volume"] == 2
+    assert all(jobs[f"plot_fig{i}"] == 1 for i in (3, 4, 5))
 
 
 def test_workflow_passes_snakemake_lint(repo):
@@ -80,6 +82,11 @@ def test_tiny_workflow_runs_end_to_end_and_reruns_only_what_is_missing(repo, tmp
     assert "DEMO OUTPUT" in (results / "tables" / "table2.md").read_text()
     assert len(list((tmp_path / "logs").rglob("*.benchmark.tsv"))) >= 10
     assert not list(tmp_path.rglob("checkpoint.pt"))
+    for fig in ("fig3", "fig4", "fig5"):
+        assert (results / "figures" / f"{fig}.png").stat().st_size > 10_000
+    assert (results / "meshes" / "mito.ply").read_bytes().startswith(b"ply")
+    report = snakemake(repo, tmp_path, "--report", str(tmp_path / "report.html"), *run)
+    assert report.returncode == 0 and (tmp_path / "report.html").stat().st_size > 100_000, report.stderr[-2000:]
 
     again = snakemake(repo, tmp_path, "-n", *run)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr

@@ -188,6 +188,16 @@ def _reference_errors(raw: dict) -> list[str]:
                 errors.append(
                     f"experiment.scenarios[{i}].{key}: {sc[key]!r} is not in experiment.{key}s"
                 )
+    figs = raw.get("figures", {})
+    pairs = [("figures.fig3", figs["fig3"])] if "fig3" in figs else []
+    pairs += [(f"figures.fig4.pairs[{i}]", p) for i, p in enumerate(figs.get("fig4", {}).get("pairs", []))]
+    pairs += [(f"figures.fig5.models.{k}", p) for k, p in figs.get("fig5", {}).get("models", {}).items()]
+    for where, pair in pairs:
+        for key in ("source", "target"):
+            if pair[key] not in tasks and not (key == "source" and pair[key] == NO_PRETRAIN):
+                errors.append(f"{where}.{key}: unknown task id {pair[key]!r}; tasks are {known}")
+    if "fig5" in figs and figs["fig5"]["source"] not in sources:
+        errors.append(f"figures.fig5.source: unknown source {figs['fig5']['source']!r}")
     if NO_PRETRAIN in tasks:
         errors.append(f"tasks.{NO_PRETRAIN}: reserved for training from random weights")
     for tid, task in tasks.items():

@@ -9,7 +9,9 @@ Fig. 2 needs baseline and transfer at every fraction for every scenario.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from vemtransfer.config import NO_PRETRAIN, Experiment
 
@@ -94,3 +96,21 @@ def job_counts(exp: Experiment) -> dict[str, int]:
         "finetune_model (shared by both)": len(t2 & f2),
         "evaluate_model": len(runs),
     }
+
+
+def figure_runs(figures: Mapping[str, Any], exp: Experiment) -> dict[str, list[Run]]:
+    """The models each of Figs. 3-5 shows (repeat ``figures.rep``); baselines start from random weights."""
+    rep, budget = figures.get("rep", 1), table2_budget(exp)
+
+    def run(source: str, target: str, b: str) -> Run:
+        return Run(target, target, PRETRAIN_BUDGET, rep) if source == target else Run(source, target, b, rep)
+
+    out: dict[str, list[Run]] = {}
+    if "fig3" in figures:
+        f = figures["fig3"]
+        out["fig3"] = [run(NO_PRETRAIN, f["target"], f["budget"]), run(f["source"], f["target"], f["budget"])]
+    if "fig4" in figures:
+        out["fig4"] = [r for p in figures["fig4"]["pairs"] for r in (run(NO_PRETRAIN, p["target"], budget), run(p["source"], p["target"], budget))]
+    if "fig5" in figures:
+        out["fig5"] = [run(p["source"], p["target"], budget) for p in figures["fig5"]["models"].values()]
+    return out

@@ -86,3 +86,54 @@ def evaluate_run(raw_config: Mapping[str, Any], model_id: str, target: str, mode
     }
     write_json(out_json, record)
     return record
+
+
+def model_path(raw: Mapping[str, Any], model_id: str) -> Path:
+    return Path(raw["results_dir"]) / "models" / model_id / "model.pt"
+
+
+def predict_test_run(raw_config: Mapping[str, Any], target: str, model_file: str | Path, out_zarr: str | Path, threads: int = 1) -> dict[str, Any]:
+    """Chunked prediction of ``target``'s test volume (probability + mask Zarr), for Figs. 3 and 4."""
+    from vemtransfer.checkpoint import load_model
+    from vemtransfer.volume import predict_to_zarr
+
+    cfg = validate_config(raw_config)
+    torch.set_num_threads(threads)
+    test = load_split(task_dir(cfg.raw, target), "test")
+    device = pick_device()
+    ev = cfg.evaluation
+    return predict_to_zarr(load_model(model_file).to(device), test.image, out_zarr, cfg.patch_size, cfg.raw["figures"]["chunk"],
+                           ev.overlap, ev.batch_size, device, cfg.raw["train"]["amp"], ev.threshold)
+
+
+def prepare_volume_run(raw_config: Mapping[str, Any], out_npy: str | Path, out_json: str | Path) -> dict[str, Any]:
+    """Preprocess the Fig. 5 volume section by section (crop/resize, CLAHE + blur) into one uint8 .npy."""
+    from vemtransfer.prepare import preprocess_image
+    from vemtransfer.sources.store import MAIN
+    from vemtransfer.storage import npy_section_writer
+
+    cfg = validate_config(raw_config)
+    spec = cfg.raw["figures"]["fig5"]
+    sections = open_source(spec["source"], cfg.raw["sources"][spec["source"]], Path(cfg.raw["resources_dir"]) / "raw" / spec["source"])
+    zs = list(range(*spec["z"])) if "z" in spec else sections.indices(MAIN)
+    with npy_section_writer(out_npy, len(zs)) as append:
+        for z in zs:
+            append(preprocess_image(sections.image(MAIN, z), spec["preprocess"]))
+    info = {"sections": len(zs), "z_step": spec["z"][2] if len(spec.get("z", [])) == 3 else 1,
+            "raw_section_shape": list(sections.image(MAIN, zs[0]).shape)}
+    write_json(out_json, info)
+    return info
+
+
+def predict_volume_run(raw_config: Mapping[str, Any], model_file: str | Path, volume_npy: str | Path, out_zarr: str | Path, threads: int = 1) -> dict[str, Any]:
+    """Chunked, memory-bounded prediction of the prepared Fig. 5 volume (memory-mapped input)."""
+    import numpy as np
+
+    from vemtransfer.checkpoint import load_model
+    from vemtransfer.volume import predict_to_zarr
+
+    cfg = validate_config(raw_config)
+    torch.set_num_threads(threads)
+    device, ev = pick_device(), cfg.evaluation
+    return predict_to_zarr(load_model(model_file).to(device), np.load(volume_npy, mmap_mode="r"), out_zarr, cfg.patch_size,
+                           cfg.raw["figures"]["chunk"], ev.overlap, ev.batch_size, device, cfg.raw["train"]["amp"], ev.threshold)

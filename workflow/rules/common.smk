@@ -26,12 +26,13 @@ def metrics_path(run):
     return f"{R}/metrics/{run.model_id}.json"
 
 
+def source_manifest(name):
+    """A source's download manifest, or nothing for generated (synthetic) sources."""
+    return [] if SOURCES[name]["kind"] == "generated" else [f"{RES}/raw/{name}/manifest.json"]
+
+
 def source_inputs(wildcards):
-    """A task's download manifest, or nothing for generated (synthetic) sources."""
-    name = CFG.tasks[wildcards.task].source
-    if SOURCES[name]["kind"] == "generated":
-        return []
-    return [f"{RES}/raw/{name}/manifest.json"]
+    return source_manifest(CFG.tasks[wildcards.task].source)
 
 
 def pretrained_model(wildcards):
@@ -39,6 +40,15 @@ def pretrained_model(wildcards):
     if wildcards.source == NO_PRETRAIN:
         return []
     return [f"{R}/models/pretrain/{wildcards.source}/rep{wildcards.rep}/model.pt"]
+
+
+MODEL_ID = r"pretrain/[^/]+/rep\d+|finetune/[^/]+__[^/]+/[^/]+/rep\d+"
+
+
+def fig5_run(organelle):
+    """The fine-tuned run whose model predicts ``organelle`` in Fig. 5."""
+    names = list(CFG.raw["figures"]["fig5"]["models"])
+    return design.figure_runs(CFG.raw["figures"], EXP)["fig5"][names.index(organelle)]
 
 
 def eval_target(wildcards):
@@ -49,3 +59,8 @@ def eval_target(wildcards):
 
 TABLES = [f"{R}/tables/table1.csv", f"{R}/tables/table2.csv"]
 FIGURES = [f"{R}/figures/fig2.png"] if EXP.scenarios else []
+for _fig in ("fig3", "fig4", "fig5"):
+    if _fig in CFG.raw.get("figures", {}):
+        FIGURES.append(f"{R}/figures/{_fig}.png")
+if "fig5" in CFG.raw.get("figures", {}):
+    FIGURES += [f"{R}/meshes/{name}.ply" for name in CFG.raw["figures"]["fig5"]["models"]]

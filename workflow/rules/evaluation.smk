@@ -14,7 +14,7 @@ rule evaluate_model:
     benchmark:
         f"{LOGS}/evaluate_model/{{model_id}}.benchmark.tsv"
     wildcard_constraints:
-        model_id=r"pretrain/[^/]+/rep\d+|finetune/[^/]+__[^/]+/[^/]+/rep\d+",
+        model_id=MODEL_ID,
     params:
         target=eval_target,
     threads: EVAL_RES["threads"]

@@ -31,3 +31,58 @@ rule plot_fig2:
         "../../envs/vemtransfer.yaml"
     script:
         "../scripts/plot_fig2.py"
+
+
+def prediction(run):
+    return f"{R}/predictions/{run.model_id}/test.zarr"
+
+
+if "fig3" in FIGS:
+
+    rule plot_fig3:
+        input:
+            predictions=[prediction(r) for r in FIG_RUNS["fig3"]],
+            test=prepared(FIGS["fig3"]["target"], "test"),
+            patches=f"{RES}/prepared/{FIGS['fig3']['target']}/patches.json",
+        output:
+            report(f"{R}/figures/fig3.png", caption="../report/fig3.rst", category="Figures"),
+        log:
+            f"{LOGS}/plot_fig3/plot_fig3.log",
+        conda:
+            "../../envs/vemtransfer.yaml"
+        script:
+            "../scripts/plot_fig3.py"
+
+
+if "fig4" in FIGS:
+
+    rule plot_fig4:
+        input:
+            predictions=[prediction(r) for r in FIG_RUNS["fig4"]],
+            tests=[f for p in FIGS["fig4"]["pairs"] for f in prepared(p["target"], "test")],
+        output:
+            report(f"{R}/figures/fig4.png", caption="../report/fig4.rst", category="Figures"),
+        log:
+            f"{LOGS}/plot_fig4/plot_fig4.log",
+        conda:
+            "../../envs/vemtransfer.yaml"
+        script:
+            "../scripts/plot_fig4.py"
+
+
+if "fig5" in FIGS:
+
+    rule plot_fig5:
+        input:
+            predictions=[f"{R}/predictions/volume/{name}.zarr" for name in FIGS["fig5"]["models"]],
+            info=rules.prepare_volume.output.info,
+        output:
+            report(f"{R}/figures/fig5.png", caption="../report/fig5.rst", category="Figures"),
+        log:
+            f"{LOGS}/plot_fig5/plot_fig5.log",
+        benchmark:
+            f"{LOGS}/plot_fig5/plot_fig5.benchmark.tsv"
+        conda:
+            "../../envs/vemtransfer.yaml"
+        script:
+            "../scripts/plot_fig5.py"

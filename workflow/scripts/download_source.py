@@ -4,5 +4,5 @@ from vemtransfer.joblog import start_job_log
 from vemtransfer.runs import download_run
 
 start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-records = download_run(snakemake.config, snakemake.wildcards.source, snakemake.output[0])  # noqa: F821
+records = download_run(snakemake.config, snakemake.wildcards.dataset, snakemake.output[0])  # noqa: F821
 print(f"{len(records)} files/archives recorded in {snakemake.output[0]}")  # noqa: F821

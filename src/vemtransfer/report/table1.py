@@ -11,7 +11,7 @@ of the paper, blank where it has none); ``train_foreground`` (fraction of label 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +23,21 @@ from vemtransfer.report.tables import DEMO_BANNER
 from vemtransfer.storage import atomic_path, write_text
 
 
+def prepared_voxel_nm(raw_nm: Sequence[float], raw_section_shape: Sequence[int], z_step: int, pp: Mapping[str, Any]) -> tuple[float, float, float]:
+    """Voxel size (z, y, x, nm) after the z step, crop and resize of a task's preprocessing."""
+    h, w = pp.get("crop_yx", raw_section_shape)
+    out_h, out_w = pp.get("resize_yx", (h, w))
+    return (raw_nm[0] * z_step, raw_nm[1] * h / out_h, raw_nm[2] * w / out_w)
+
+
+def _fmt(v: Iterable[float]) -> str:
+    return " x ".join(f"{round(x, 2):g}" for x in v)
+
+
 def _voxel(raw_nm: list[float] | None, summary: Mapping[str, Any], pp: Mapping[str, Any]) -> tuple[str, str]:
     if not raw_nm:
         return "", ""
-    h, w = pp.get("crop_yx", summary["raw_section_shape"])
-    out_h, out_w = pp.get("resize_yx", (h, w))
-    prepared = (raw_nm[0] * summary["z_step"], raw_nm[1] * h / out_h, raw_nm[2] * w / out_w)
-    fmt = lambda v: " x ".join(f"{x:g}" for x in v)  # noqa: E731
-    return fmt(raw_nm), fmt(round(x, 2) for x in prepared)
+    return _fmt(raw_nm), _fmt(prepared_voxel_nm(raw_nm, summary["raw_section_shape"], summary["z_step"], pp))
 
 
 def table1(patch_files: Iterable[str | Path], raw_config: Mapping[str, Any], paper: Mapping[str, Mapping[str, int]] | None) -> pd.DataFrame:

@@ -43,6 +43,13 @@ def needed_sections(cfg: Config, source: str) -> dict[str, dict[str, list[int] |
                         kinds[kind] = None
                     else:
                         kinds.setdefault(kind, set()).update(range(*region.z))  # type: ignore[union-attr]
+    fig5 = cfg.raw.get("figures", {}).get("fig5")
+    if fig5 and fig5["source"] == source:  # the whole volume of Fig. 5: images only
+        kinds = needed.setdefault(MAIN, {})
+        if "z" not in fig5 or kinds.get(IMAGE, set()) is None:
+            kinds[IMAGE] = None
+        else:
+            kinds.setdefault(IMAGE, set()).update(range(*fig5["z"]))  # type: ignore[union-attr]
     return {v: {k: None if z is None else sorted(z) for k, z in kinds.items()} for v, kinds in needed.items()}
 
 

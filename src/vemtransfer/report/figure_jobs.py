@@ -1,0 +1,72 @@
+"""Figs. 3-5 and the Fig. 5 meshes from cached files (Zarr predictions, prepared splits, patch index).
+
+Each function here is what one results rule calls: it loads the cached intermediates,
+derives the voxel size from the config and the prepared data, and hands arrays to the
+plotting functions of :mod:`vemtransfer.report.overlays`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vemtransfer.config import Config
+from vemtransfer.data import load_split
+from vemtransfer.report.overlays import plot_fig3, plot_fig4, plot_fig5
+from vemtransfer.report.table1 import prepared_voxel_nm
+from vemtransfer.volume import mesh_from_mask, write_ply
+
+UNIT_VOXEL = (1.0, 1.0, 1.0)
+
+
+def _mask(zarr_path: str | Path) -> np.ndarray:
+    import zarr
+
+    return np.asarray(zarr.open_group(str(zarr_path), mode="r")["mask"][...], bool)
+
+
+def task_spacing(cfg: Config, patches_json: str | Path) -> tuple[float, float, float]:
+    """Prepared voxel size (nm) of a task, or unit voxels when its source gives none."""
+    summary = json.loads(Path(patches_json).read_text())
+    task = cfg.tasks[summary["task"]]
+    raw_nm = cfg.raw["sources"][task.source].get("voxel_nm")
+    if not raw_nm:
+        return UNIT_VOXEL
+    return prepared_voxel_nm(raw_nm, summary["raw_section_shape"], summary["z_step"], task.preprocess)
+
+
+def make_fig3(cfg: Config, predictions: Mapping[str, str | Path], task_folder: str | Path, out: str | Path) -> None:
+    label = np.asarray(load_split(task_folder, "test").label) > 0
+    spacing = task_spacing(cfg, Path(task_folder) / "patches.json")
+    plot_fig3({t: _mask(p) for t, p in predictions.items()}, label, spacing, out, cfg.demo, cfg.raw["figures"]["render_px"])
+
+
+def make_fig4(cfg: Config, rows: list[tuple[str, str | Path, Mapping[str, str | Path]]], out: str | Path) -> None:
+    """``rows``: (title, prepared task folder, {model title: prediction Zarr})."""
+    spec = cfg.raw["figures"]["fig4"]
+    loaded = [(name, load_split(folder, "test"), {t: _mask(p) for t, p in preds.items()}) for name, folder, preds in rows]
+    plot_fig4(loaded, spec["section"], spec["zoom"], out, cfg.demo)
+
+
+def volume_spacing(cfg: Config, volume_json: str | Path) -> tuple[float, float, float]:
+    spec = cfg.raw["figures"]["fig5"]
+    info = json.loads(Path(volume_json).read_text())
+    raw_nm = cfg.raw["sources"][spec["source"]].get("voxel_nm")
+    return prepared_voxel_nm(raw_nm, info["raw_section_shape"], info["z_step"], spec["preprocess"]) if raw_nm else UNIT_VOXEL
+
+
+def make_mesh(cfg: Config, prediction: str | Path, volume_json: str | Path, out_ply: str | Path) -> dict[str, Any]:
+    """Full-resolution marching-cubes mesh of a whole-volume prediction, in nm."""
+    verts, faces = mesh_from_mask(_mask(prediction), volume_spacing(cfg, volume_json))
+    write_ply(out_ply, verts, faces)
+    return {"vertices": len(verts), "faces": len(faces)}
+
+
+def make_fig5(cfg: Config, predictions: Mapping[str, str | Path], volume_json: str | Path, out: str | Path) -> None:
+    spec = cfg.raw["figures"]
+    colours = {name: spec["fig5"]["colours"].get(name, "tab:blue") for name in predictions}
+    plot_fig5({n: _mask(p) for n, p in predictions.items()}, colours, volume_spacing(cfg, volume_json), out, cfg.demo, spec["render_px"])

@@ -1,0 +1,90 @@
+# Chunked Zarr predictions: test volumes of the models shown in Figs. 3-4, and the Fig. 5 volume.
+
+FIGS = CFG.raw.get("figures", {})
+FIG_RUNS = design.figure_runs(FIGS, EXP)
+
+
+rule predict_test:
+    input:
+        model=f"{R}/models/{{model_id}}/model.pt",
+        test=lambda w: prepared(eval_target(w), "test"),
+    output:
+        directory(f"{R}/predictions/{{model_id}}/test.zarr"),
+    log:
+        f"{LOGS}/predict_test/{{model_id}}.log",
+    benchmark:
+        f"{LOGS}/predict_test/{{model_id}}.benchmark.tsv"
+    wildcard_constraints:
+        model_id=MODEL_ID,
+    params:
+        target=eval_target,
+    threads: EVAL_RES["threads"]
+    resources:
+        gpu=1,
+        mem_mb=EVAL_RES["mem_mb"],
+        runtime=EVAL_RES["runtime"],
+    conda:
+        "../../envs/vemtransfer.yaml"
+    script:
+        "../scripts/predict_test.py"
+
+
+if "fig5" in FIGS:
+
+    rule prepare_volume:
+        input:
+            lambda w: source_manifest(FIGS["fig5"]["source"]),
+        output:
+            image=f"{RES}/prepared/volumes/fig5.image.npy",
+            info=f"{RES}/prepared/volumes/fig5.json",
+        log:
+            f"{LOGS}/prepare_volume/fig5.log",
+        benchmark:
+            f"{LOGS}/prepare_volume/fig5.benchmark.tsv"
+        threads: CFG.raw["resources"]["prepare"]["threads"]
+        resources:
+            mem_mb=CFG.raw["resources"]["prepare"]["mem_mb"],
+            runtime=CFG.raw["resources"]["prepare"]["runtime"],
+        conda:
+            "../../envs/vemtransfer.yaml"
+        script:
+            "../scripts/prepare_volume.py"
+
+
+    rule predict_volume:
+        input:
+            model=lambda w: f"{R}/models/{fig5_run(w.organelle).model_id}/model.pt",
+            image=rules.prepare_volume.output.image,
+        output:
+            directory(f"{R}/predictions/volume/{{organelle}}.zarr"),
+        log:
+            f"{LOGS}/predict_volume/{{organelle}}.log",
+        benchmark:
+            f"{LOGS}/predict_volume/{{organelle}}.benchmark.tsv"
+        threads: EVAL_RES["threads"]
+        resources:
+            gpu=1,
+            mem_mb=EVAL_RES["mem_mb"],
+            runtime=EVAL_RES["runtime"],
+        conda:
+            "../../envs/vemtransfer.yaml"
+        script:
+            "../scripts/predict_volume.py"
+
+
+    rule mesh_volume:
+        input:
+            prediction=rules.predict_volume.output[0],
+            info=rules.prepare_volume.output.info,
+        output:
+            f"{R}/meshes/{{organelle}}.ply",
+        log:
+            f"{LOGS}/mesh_volume/{{organelle}}.log",
+        benchmark:
+            f"{LOGS}/mesh_volume/{{organelle}}.benchmark.tsv"
+        resources:
+            mem_mb=EVAL_RES["mem_mb"],
+        conda:
+            "../../envs/vemtransfer.yaml"
+        script:
+            "../scripts/mesh_volume.py"
