@@ -44,8 +44,9 @@ def test_paper_config_dry_run_has_the_papers_job_counts(repo, tmp_path):
     assert all(jobs[f"plot_fig{i}"] == 1 for i in (3, 4, 5))
 
 
-def test_workflow_passes_snakemake_lint(repo):
-    res = snakemake(repo, repo, "--lint", "--configfile", str(repo / "config" / "demo.yaml"))
+@pytest.mark.parametrize("config", ["demo.yaml", "config.yaml"])
+def test_workflow_passes_snakemake_lint(repo, config):
+    res = snakemake(repo, repo, "--lint", "--configfile", str(repo / "config" / config))
     assert res.returncode == 0 and "Congratulations" in res.stdout + res.stderr, res.stdout + res.stderr
 
 

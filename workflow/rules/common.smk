@@ -26,6 +26,11 @@ def metrics_path(run):
     return f"{R}/metrics/{run.model_id}.json"
 
 
+def prediction(run):
+    """The Zarr test-volume prediction of a run's model (Figs. 3-4)."""
+    return f"{R}/predictions/{run.model_id}/test.zarr"
+
+
 def source_manifest(name):
     """A source's download manifest, or nothing for generated (synthetic) sources."""
     return [] if SOURCES[name]["kind"] == "generated" else [f"{RES}/raw/{name}/manifest.json"]

@@ -33,10 +33,6 @@ rule plot_fig2:
         "../scripts/plot_fig2.py"
 
 
-def prediction(run):
-    return f"{R}/predictions/{run.model_id}/test.zarr"
-
-
 if "fig3" in FIGS:
 
     rule plot_fig3:
