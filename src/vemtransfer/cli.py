@@ -38,24 +38,23 @@ def _run_of(args: argparse.Namespace) -> Run:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from vemtransfer.runs import train_run
+    from vemtransfer.runs import model_path, train_run
 
     cfg, run = load_config(args.config), _run_of(args)
-    out = Path(cfg.raw["results_dir"]) / "models" / run.model_id / "model.pt"
+    out = model_path(cfg.raw, run.model_id)
     init = None
     if not run.is_pretrain and run.source != NO_PRETRAIN:
-        init = Path(cfg.raw["results_dir"]) / "models" / "pretrain" / run.source / f"rep{run.rep}" / "model.pt"
+        init = model_path(cfg.raw, Run(run.source, run.source, PRETRAIN_BUDGET, run.rep).model_id)
     history = train_run(cfg.raw, run.source, run.target, run.budget, run.rep, out, init, args.threads)
     print(f"{out}: best validation IoU {history['best_val_iou_fg']:.4f} at step {history['best_step']}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from vemtransfer.runs import evaluate_run
+    from vemtransfer.runs import evaluate_run, model_path
 
     cfg, run = load_config(args.config), _run_of(args)
-    results = Path(cfg.raw["results_dir"])
-    record = evaluate_run(cfg.raw, run.model_id, run.target, results / "models" / run.model_id / "model.pt",
-                          results / "metrics" / f"{run.model_id}.json", args.threads)
+    metrics = Path(cfg.raw["results_dir"]) / "metrics" / f"{run.model_id}.json"
+    record = evaluate_run(cfg.raw, run.model_id, run.target, model_path(cfg.raw, run.model_id), metrics, args.threads)
     print(yaml.safe_dump(record["scores"], sort_keys=False))
 
 

@@ -1,8 +1,8 @@
-"""One training or evaluation job of the experiment grid, from a config and a run's identity.
+"""One workflow job (download, prepare, train, evaluate, predict) from a config and its identity.
 
-These are what the workflow scripts (and the CLI) call: they locate the prepared data,
-choose the nested label subset, derive the job's seed and record provenance, so that a
-run's result depends only on (config, source, target, budget, repeat).
+These are what the workflow scripts (and the CLI) call: they locate the raw and prepared
+data, choose the nested label subset, derive the job's seed and record provenance, so that
+a run's result depends only on (config, source, target, budget, repeat).
 """
 
 from __future__ import annotations
@@ -12,29 +12,39 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from vemtransfer.checkpoint import read_model_file
-from vemtransfer.config import validate_config
+from vemtransfer.checkpoint import load_model, read_model_file
+from vemtransfer.config import Config, validate_config
 from vemtransfer.data import budget_size, load_split
 from vemtransfer.design import PRETRAIN_BUDGET
 from vemtransfer.evaluate import evaluate_model, git_commit
-from vemtransfer.prepare import prepare_task
 from vemtransfer.download import write_manifest
+from vemtransfer.prepare import prepare_task, preprocess_image
 from vemtransfer.sources import fetch_source, needed_sections, open_source
-from vemtransfer.storage import write_json
+from vemtransfer.sources.store import MAIN
+from vemtransfer.storage import npy_section_writer, write_json
 from vemtransfer.train import job_seed, pick_device, train_model
+from vemtransfer.volume import predict_to_zarr
 
 
 def task_dir(raw: Mapping[str, Any], task: str) -> Path:
     return Path(raw["resources_dir"]) / "prepared" / task
 
 
+def raw_dir(raw: Mapping[str, Any], source: str) -> Path:
+    return Path(raw["resources_dir"]) / "raw" / source
+
+
+def model_path(raw: Mapping[str, Any], model_id: str) -> Path:
+    return Path(raw["results_dir"]) / "models" / model_id / "model.pt"
+
+
 def download_run(raw_config: Mapping[str, Any], source: str, manifest: str | Path) -> list[dict[str, Any]]:
     """Fetch what the configured tasks need of ``source``; the manifest is written last (it marks done)."""
     cfg = validate_config(raw_config)
-    raw_dir = Path(cfg.raw["resources_dir"]) / "raw" / source
-    records = fetch_source(source, cfg.raw["sources"][source], raw_dir, needed_sections(cfg, source))
+    records = fetch_source(source, cfg.raw["sources"][source], raw_dir(cfg.raw, source), needed_sections(cfg, source))
     write_manifest(manifest, records)
     return records
 
@@ -43,8 +53,7 @@ def prepare_run(raw_config: Mapping[str, Any], task_id: str) -> dict[str, Any]:
     """Read (or generate) the task's source and write its prepared splits and patch index."""
     cfg = validate_config(raw_config)
     task = cfg.tasks[task_id]
-    raw_dir = Path(cfg.raw["resources_dir"]) / "raw" / task.source
-    source = open_source(task.source, cfg.raw["sources"][task.source], raw_dir)
+    source = open_source(task.source, cfg.raw["sources"][task.source], raw_dir(cfg.raw, task.source))
     return prepare_task(task, source, task_dir(cfg.raw, task_id), cfg.patch_size,
                         task.patch_stride or cfg.patch_stride, job_seed(cfg.seed, "subsets", task_id))
 
@@ -88,33 +97,25 @@ def evaluate_run(raw_config: Mapping[str, Any], model_id: str, target: str, mode
     return record
 
 
-def model_path(raw: Mapping[str, Any], model_id: str) -> Path:
-    return Path(raw["results_dir"]) / "models" / model_id / "model.pt"
+def _predict_to_zarr(cfg: Config, model_file: str | Path, image: Any, out_zarr: str | Path, threads: int) -> dict[str, Any]:
+    """Chunked sliding-window prediction with the evaluation settings, into a probability + mask Zarr."""
+    torch.set_num_threads(threads)
+    device, ev = pick_device(), cfg.evaluation
+    return predict_to_zarr(load_model(model_file).to(device), image, out_zarr, cfg.patch_size, cfg.raw["figures"]["chunk"],
+                           ev.overlap, ev.batch_size, device, cfg.raw["train"]["amp"], ev.threshold)
 
 
 def predict_test_run(raw_config: Mapping[str, Any], target: str, model_file: str | Path, out_zarr: str | Path, threads: int = 1) -> dict[str, Any]:
-    """Chunked prediction of ``target``'s test volume (probability + mask Zarr), for Figs. 3 and 4."""
-    from vemtransfer.checkpoint import load_model
-    from vemtransfer.volume import predict_to_zarr
-
+    """Prediction of ``target``'s test volume, for Figs. 3 and 4."""
     cfg = validate_config(raw_config)
-    torch.set_num_threads(threads)
-    test = load_split(task_dir(cfg.raw, target), "test")
-    device = pick_device()
-    ev = cfg.evaluation
-    return predict_to_zarr(load_model(model_file).to(device), test.image, out_zarr, cfg.patch_size, cfg.raw["figures"]["chunk"],
-                           ev.overlap, ev.batch_size, device, cfg.raw["train"]["amp"], ev.threshold)
+    return _predict_to_zarr(cfg, model_file, load_split(task_dir(cfg.raw, target), "test").image, out_zarr, threads)
 
 
 def prepare_volume_run(raw_config: Mapping[str, Any], out_npy: str | Path, out_json: str | Path) -> dict[str, Any]:
     """Preprocess the Fig. 5 volume section by section (crop/resize, CLAHE + blur) into one uint8 .npy."""
-    from vemtransfer.prepare import preprocess_image
-    from vemtransfer.sources.store import MAIN
-    from vemtransfer.storage import npy_section_writer
-
     cfg = validate_config(raw_config)
     spec = cfg.raw["figures"]["fig5"]
-    sections = open_source(spec["source"], cfg.raw["sources"][spec["source"]], Path(cfg.raw["resources_dir"]) / "raw" / spec["source"])
+    sections = open_source(spec["source"], cfg.raw["sources"][spec["source"]], raw_dir(cfg.raw, spec["source"]))
     zs = list(range(*spec["z"])) if "z" in spec else sections.indices(MAIN)
     with npy_section_writer(out_npy, len(zs)) as append:
         for z in zs:
@@ -126,14 +127,5 @@ def prepare_volume_run(raw_config: Mapping[str, Any], out_npy: str | Path, out_j
 
 
 def predict_volume_run(raw_config: Mapping[str, Any], model_file: str | Path, volume_npy: str | Path, out_zarr: str | Path, threads: int = 1) -> dict[str, Any]:
-    """Chunked, memory-bounded prediction of the prepared Fig. 5 volume (memory-mapped input)."""
-    import numpy as np
-
-    from vemtransfer.checkpoint import load_model
-    from vemtransfer.volume import predict_to_zarr
-
-    cfg = validate_config(raw_config)
-    torch.set_num_threads(threads)
-    device, ev = pick_device(), cfg.evaluation
-    return predict_to_zarr(load_model(model_file).to(device), np.load(volume_npy, mmap_mode="r"), out_zarr, cfg.patch_size,
-                           cfg.raw["figures"]["chunk"], ev.overlap, ev.batch_size, device, cfg.raw["train"]["amp"], ev.threshold)
+    """Memory-bounded prediction of the prepared Fig. 5 volume (read through a memory map)."""
+    return _predict_to_zarr(validate_config(raw_config), model_file, np.load(volume_npy, mmap_mode="r"), out_zarr, threads)
