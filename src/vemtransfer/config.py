@@ -188,6 +188,9 @@ def _reference_errors(raw: dict) -> list[str]:
                 errors.append(
                     f"experiment.scenarios[{i}].{key}: {sc[key]!r} is not in experiment.{key}s"
                 )
+    for i, tid in enumerate(raw["recommend"]["tasks"]):
+        if tid not in tasks:
+            errors.append(f"recommend.tasks[{i}]: unknown task id {tid!r}; tasks are {known}")
     figs = raw.get("figures", {})
     pairs = [("figures.fig3", figs["fig3"])] if "fig3" in figs else []
     pairs += [(f"figures.fig4.pairs[{i}]", p) for i, p in enumerate(figs.get("fig4", {}).get("pairs", []))]

@@ -114,3 +114,9 @@ def figure_runs(figures: Mapping[str, Any], exp: Experiment) -> dict[str, list[R
     if "fig5" in figures:
         out["fig5"] = [run(p["source"], p["target"], budget) for p in figures["fig5"]["models"].values()]
     return out
+
+
+def recommend_runs(exp: Experiment, task: str) -> list[Run]:
+    """Fine-tunes of ``task`` from NoPretrain and every other experiment source, at every fraction and repeat."""
+    sources = [NO_PRETRAIN, *(s for s in exp.sources if s != task)]
+    return [Run(s, task, fraction_budget(f), r) for s in sources for f in exp.fractions for r in reps(exp)]

@@ -14,8 +14,9 @@ the training region along one axis. Only one section is in memory at a time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,23 @@ def preprocess_label(section: np.ndarray, pp: Mapping[str, Any]) -> np.ndarray:
     if "resize_yx" in pp:
         return (resize(binary.astype(np.float32), tuple(pp["resize_yx"])) >= 0.5).astype(np.uint8)
     return binary.astype(np.uint8)
+
+
+def resolve_preprocess(pp: Mapping[str, Any], voxel_nm: Sequence[float] | None, raw_shape: Sequence[int]) -> dict[str, Any]:
+    """Turn ``voxel_yx_nm`` (a target pixel size) into ``resize_yx`` for sections of ``raw_shape``.
+
+    The rule that brings a new volume to a pretraining task's scale: y/x are resized by
+    source voxel / target voxel (after the crop), z is never resampled.
+    """
+    out = dict(pp)
+    target = out.pop("voxel_yx_nm", None)
+    if target is None:
+        return out
+    if not voxel_nm:
+        raise ValueError("preprocess.voxel_yx_nm needs the source's voxel_nm")
+    h, w = out.get("crop_yx", raw_shape)
+    out["resize_yx"] = [max(1, round(h * voxel_nm[1] / target)), max(1, round(w * voxel_nm[2] / target))]
+    return out
 
 
 def carve_validation(shape: tuple[int, ...], axis: str, fraction: float, patch_size: tuple[int, ...]) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
@@ -138,20 +156,27 @@ def _routes(task: TaskSpec, n: int, hw: tuple[int, int], patch_size: tuple[int, 
     return (lambda i: {"train": tr[1:], "val": va[1:]}), {"train": blocks, "val": blocks}
 
 
-def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_size: tuple[int, int, int], stride: tuple[int, int, int], seed: int) -> dict[str, Any]:
-    """Write ``{train,val,test}.{image,label}.npy`` and ``patches.json`` into ``out_dir``."""
+def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_size: tuple[int, int, int], stride: tuple[int, int, int], seed: int,
+                 voxel_nm: Sequence[float] | None = None) -> dict[str, Any]:
+    """Write ``{train,val,test}.{image,label}.npy`` and ``patches.json`` into ``out_dir``.
+
+    ``voxel_nm`` (the source's) is needed only when the task's preprocessing names a target
+    pixel size (``voxel_yx_nm``) instead of a resize.
+    """
     if task.label not in sections.labels():
         raise ValueError(f"task {task.id}: source has no {task.label!r} labels (has {list(sections.labels())})")
     train, test = _plan(task.train, sections), _plan(task.test, sections)
     if not train.items or not test.items:
         raise ValueError(f"task {task.id}: empty train or test region")
-    hw = _section_pair(sections, task, *train.items[0], train.yx)[0].shape
     raw_shape = sections.image(*train.items[0]).shape
+    task = dataclasses.replace(task, preprocess=resolve_preprocess(task.preprocess, voxel_nm, raw_shape))
+    hw = _section_pair(sections, task, *train.items[0], train.yx)[0].shape
     route, blocks = _routes(task, len(train.items), hw, patch_size, train.blocks)
     blocks["test"] = test.blocks
     counts = {"train": sum(blocks["train"]), "val": sum(blocks["val"]), "test": len(test.items)}
     summary: dict[str, Any] = {"task": task.id, "source": task.source, "patch_size": list(patch_size), "stride": list(stride),
-                               "raw_section_shape": list(raw_shape), "z_step": (task.train.z or (0, 0, 1))[2], "splits": {}}
+                               "raw_section_shape": list(raw_shape), "z_step": (task.train.z or (0, 0, 1))[2],
+                               "preprocess": dict(task.preprocess), "splits": {}}
     fg = dict.fromkeys(counts, 0)
     with contextlib.ExitStack() as stack:
         writers = {
@@ -171,6 +196,8 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
                     put(split, image[yx], label[yx])
         for volume, z in test.items:
             put("test", *_section_pair(sections, task, volume, z, test.yx))
+        if fg["train"] == 0:  # inside the writers' block: nothing is written
+            raise ValueError(f"task {task.id}: the {task.label!r} labels are empty in the training region")
     for split in counts:
         shape = np.load(split_paths(out_dir, split)[0], mmap_mode="r").shape
         summary["splits"][split] = {"shape": list(shape), "blocks": blocks[split], "foreground": fg[split] / math.prod(shape)}

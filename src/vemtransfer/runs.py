@@ -53,9 +53,10 @@ def prepare_run(raw_config: Mapping[str, Any], task_id: str) -> dict[str, Any]:
     """Read (or generate) the task's source and write its prepared splits and patch index."""
     cfg = validate_config(raw_config)
     task = cfg.tasks[task_id]
-    source = open_source(task.source, cfg.raw["sources"][task.source], raw_dir(cfg.raw, task.source))
-    return prepare_task(task, source, task_dir(cfg.raw, task_id), cfg.patch_size,
-                        task.patch_stride or cfg.patch_stride, job_seed(cfg.seed, "subsets", task_id))
+    spec = cfg.raw["sources"][task.source]
+    source = open_source(task.source, spec, raw_dir(cfg.raw, task.source))
+    return prepare_task(task, source, task_dir(cfg.raw, task_id), cfg.patch_size, task.patch_stride or cfg.patch_stride,
+                        job_seed(cfg.seed, "subsets", task_id), voxel_nm=spec.get("voxel_nm"))
 
 
 def train_run(raw_config: Mapping[str, Any], source: str, target: str, budget: str, rep: int, out_model: str | Path, init: str | Path | None, threads: int = 1) -> dict[str, Any]:

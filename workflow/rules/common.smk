@@ -1,6 +1,7 @@
 # Config validation, paths and input functions; no rules.
 from vemtransfer import design
 from vemtransfer.config import NO_PRETRAIN, validate_config
+from vemtransfer.sources import DOWNLOAD_KINDS
 
 CFG = validate_config(config)  # one clear error naming the key, before anything runs
 EXP = CFG.experiment
@@ -32,8 +33,11 @@ def prediction(run):
 
 
 def source_manifest(name):
-    """A source's download manifest, or nothing for generated (synthetic) sources."""
-    return [] if SOURCES[name]["kind"] == "generated" else [f"{RES}/raw/{name}/manifest.json"]
+    """What preparing from a source reads: its download manifest, a local volume's files, or nothing (generated)."""
+    spec = SOURCES[name]
+    if spec["kind"] == "local":
+        return [spec["image"], *spec["labels"].values()]
+    return [f"{RES}/raw/{name}/manifest.json"] if spec["kind"] in DOWNLOAD_KINDS else []
 
 
 def source_inputs(wildcards):
@@ -67,5 +71,6 @@ FIGURES = [f"{R}/figures/fig2.png"] if EXP.scenarios else []
 for _fig in ("fig3", "fig4", "fig5"):
     if _fig in CFG.raw.get("figures", {}):
         FIGURES.append(f"{R}/figures/{_fig}.png")
+TABLES += [f"{R}/{task}/recommendation.md" for task in CFG.raw["recommend"]["tasks"]]
 if "fig5" in CFG.raw.get("figures", {}):
     FIGURES += [f"{R}/meshes/{name}.ply" for name in CFG.raw["figures"]["fig5"]["models"]]

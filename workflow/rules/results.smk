@@ -82,3 +82,24 @@ if "fig5" in FIGS:
             "../../envs/vemtransfer.yaml"
         script:
             "../scripts/plot_fig5.py"
+
+
+RECOMMEND = CFG.raw["recommend"]["tasks"]
+
+if RECOMMEND:
+
+    rule recommend_source:
+        input:
+            lambda w: [f"{R}/models/{run.model_id}/history.json" for run in design.recommend_runs(EXP, w.task)],
+        output:
+            md=f"{R}/{{task}}/recommendation.md",
+            csv=f"{R}/{{task}}/recommendation.csv",
+            curve=report(f"{R}/{{task}}/learning_curve.png", caption="../report/learning_curve.rst", category="Recommendation"),
+        log:
+            f"{LOGS}/recommend_source/{{task}}.log",
+        wildcard_constraints:
+            task="|".join(RECOMMEND),
+        conda:
+            "../../envs/vemtransfer.yaml"
+        script:
+            "../scripts/recommend_source.py"

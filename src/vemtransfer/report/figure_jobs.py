@@ -36,7 +36,7 @@ def task_spacing(cfg: Config, patches_json: str | Path) -> tuple[float, float, f
     raw_nm = cfg.raw["sources"][task.source].get("voxel_nm")
     if not raw_nm:
         return UNIT_VOXEL
-    return prepared_voxel_nm(raw_nm, summary["raw_section_shape"], summary["z_step"], task.preprocess)
+    return prepared_voxel_nm(raw_nm, summary["raw_section_shape"], summary["z_step"], summary.get("preprocess", task.preprocess))
 
 
 def make_fig3(cfg: Config, predictions: Mapping[str, str | Path], task_folder: str | Path, out: str | Path) -> None:

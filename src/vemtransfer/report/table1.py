@@ -46,7 +46,7 @@ def table1(patch_files: Iterable[str | Path], raw_config: Mapping[str, Any], pap
     for path in patch_files:
         s = json.loads(Path(path).read_text())
         task = raw_config["tasks"][s["task"]]
-        raw_nm, prepared_nm = _voxel(raw_config["sources"][task["source"]].get("voxel_nm"), s, task.get("preprocess", {}))
+        raw_nm, prepared_nm = _voxel(raw_config["sources"][task["source"]].get("voxel_nm"), s, s.get("preprocess", task.get("preprocess", {})))
         ref = (paper or {}).get(s["task"], {})
         rows.append({
             "task": s["task"], "source": task["source"], "voxel_nm_raw": raw_nm, "voxel_nm_prepared": prepared_nm,

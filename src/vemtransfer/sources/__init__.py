@@ -9,7 +9,8 @@ Every source kind (one module each) does two things:
 * open the store lazily (:class:`~vemtransfer.sources.store.SectionStore`), so preparing a
   task reads one section at a time and never holds a 12000 x 8000 x 180 stack in memory.
 
-The synthetic ``generated`` kind needs no download: it is generated in memory.
+The synthetic ``generated`` kind is generated in memory and the ``local`` kind (a lab's own
+volume) is read from disk: neither is downloaded.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def needed_sections(cfg: Config, source: str) -> dict[str, dict[str, list[int] |
 def fetch_source(name: str, spec: Mapping[str, Any], raw_dir: str | Path, needed: Needed) -> list[dict[str, Any]]:
     """Download and verify source ``name`` into ``raw_dir``; returns the manifest records."""
     kind = spec["kind"]
-    if kind == "generated":
-        raise ValueError(f"source {name!r} is generated, there is nothing to download")
+    if kind not in DOWNLOAD_KINDS:
+        raise ValueError(f"source {name!r} is {kind}, there is nothing to download")
     module = _module(kind)
     return module.fetch(name, spec, Path(raw_dir), needed)
 
@@ -68,6 +69,10 @@ def open_source(name: str, spec: Mapping[str, Any], raw_dir: str | Path) -> Sect
         from vemtransfer.sources.generated import generate
 
         return generate(spec)
+    if spec["kind"] == "local":
+        from vemtransfer.sources.local import LocalSections
+
+        return LocalSections(spec)
     return SectionStore(Path(raw_dir))
 
 

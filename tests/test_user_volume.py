@@ -1,0 +1,95 @@
+"""A lab's own volume: local TIFF/Zarr source, clear errors on bad input, ranked recommendation end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+import yaml
+import zarr
+
+from vemtransfer import runs
+from vemtransfer.config import ConfigError, validate_config
+from vemtransfer.sources.local import LocalSections
+from vemtransfer.synthetic import generate_tissue
+
+
+def _user_volume(tmp_path: Path, shape=(16, 128, 128)) -> tuple[Path, Path]:
+    image, labels = generate_tissue("liver", shape, 21)
+    tifffile.imwrite(tmp_path / "stack.tif", image)
+    tifffile.imwrite(tmp_path / "mito.tif", labels["mito"].astype(np.uint8))
+    return tmp_path / "stack.tif", tmp_path / "mito.tif"
+
+
+def _config(tmp_path: Path, image: Path, label: Path) -> dict:
+    gen = {"kind": "generated", "shape": [16, 128, 128], "voxel_nm": [32, 8, 8]}
+    region = {"train": {"z": [0, 12]}, "test": {"z": [12, 16]}}
+    return {
+        "demo": True, "results_dir": str(tmp_path / "results"), "resources_dir": str(tmp_path / "resources"),
+        "logs_dir": str(tmp_path / "logs"),
+        "sources": {"kidney": {**gen, "tissue": "kidney", "seed": 1}, "brain": {**gen, "tissue": "brain", "seed": 2},
+                    "my_lab": {"kind": "local", "image": str(image), "labels": {"mito": str(label)}, "voxel_nm": [32, 4, 4]}},
+        "tasks": {"SynthKidney-M": {"source": "kidney", "label": "mito", **region},
+                  "SynthBrain-N": {"source": "brain", "label": "neurite", **region},
+                  "MyLab-M": {"source": "my_lab", "label": "mito", "preprocess": {"voxel_yx_nm": 8}, **region}},
+        "patches": {"size": [4, 48, 48], "stride": [2, 24, 24]},
+        "model": {"widths": [4, 8, 8, 16, 16], "bn_momentum": 0.1},
+        "train": {"batch_size": 4, "pretrain": {"epochs": 100, "max_steps": 100}, "finetune": {"epochs": 100, "max_steps": 20},
+                  "val_every": 10, "checkpoint_every": 50, "log_every": 10, "num_workers": 0},
+        "experiment": {"repeats": 1, "sources": ["SynthKidney-M", "SynthBrain-N"], "targets": ["MyLab-M"], "fractions": [1.0, 0.5]},
+        "recommend": {"tasks": ["MyLab-M"]},
+        "resources": {k: {"threads": 1, "mem_mb": 1000, "runtime": 5} for k in ("train", "evaluate", "prepare")},
+    }
+
+
+def test_recommendation_ranks_the_same_object_above_an_unrelated_source(tmp_path, repo):
+    image, label = _user_volume(tmp_path, (16, 256, 256))  # 4 nm pixels, rescaled to 8 nm -> 128 x 128
+    config = tmp_path / "lab.yaml"
+    config.write_text(yaml.safe_dump(_config(tmp_path, image, label)))
+    target = tmp_path / "results" / "MyLab-M" / "recommendation.md"
+    cmd = [sys.executable, "-m", "snakemake", str(target), "--snakefile", str(repo / "Snakefile"),
+           "--directory", str(tmp_path), "--cores", "2", "--configfile", str(config)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-4000:]
+    ranking = pd.read_csv(target.with_suffix(".csv")).set_index("source")
+    assert ranking.loc["SynthKidney-M", "rank"] < ranking.loc["SynthBrain-N", "rank"]
+    assert set(ranking.index) == {"NoPretrain", "SynthKidney-M", "SynthBrain-N"}
+    text = target.read_text()
+    assert "Pretrain on" in text and "% of the training patches" in text
+    assert (target.parent / "learning_curve.png").stat().st_size > 10_000
+    prepared = np.load(tmp_path / "resources" / "prepared" / "MyLab-M" / "test.image.npy", mmap_mode="r")
+    assert prepared.shape == (4, 128, 128)  # y/x rescaled from 4 nm to 8 nm pixels
+
+
+def test_zarr_volumes_read_like_tiff(tmp_path):
+    image, label = _user_volume(tmp_path, (4, 32, 32))
+    group = zarr.open_group(str(tmp_path / "v.zarr"), mode="w")
+    group.create_array("image", data=tifffile.imread(image))
+    spec = {"image": str(tmp_path / "v.zarr"), "labels": {"mito": str(label)}}
+    sections = LocalSections(spec)
+    assert np.array_equal(sections.image("main", 2), tifffile.imread(image)[2])
+    assert sections.labels() == ("mito",)
+
+
+def test_bad_user_volumes_fail_clearly(tmp_path, tiny_raw):
+    image, label = _user_volume(tmp_path, (4, 64, 64))
+    tifffile.imwrite(tmp_path / "short.tif", np.zeros((3, 64, 64), np.uint8))
+    with pytest.raises(ValueError, match="labels have shape"):
+        LocalSections({"image": str(image), "labels": {"mito": str(tmp_path / "short.tif")}})
+    tifffile.imwrite(tmp_path / "255.tif", (tifffile.imread(label) * 255).astype(np.uint8))
+    with pytest.raises(ValueError, match=r"outside \{0, 1\}"):
+        LocalSections({"image": str(image), "labels": {"mito": str(tmp_path / "255.tif")}}).label("mito", "main", 0)
+    tiny_raw["sources"]["lab"] = {"kind": "local", "image": str(image), "labels": {"mito": str(label)}, "voxel_nm": [30, 0, 4]}
+    with pytest.raises(ConfigError, match=r"sources.lab.voxel_nm\[1\]"):
+        validate_config(tiny_raw)
+    tifffile.imwrite(tmp_path / "empty.tif", np.zeros((4, 64, 64), np.uint8))
+    tiny_raw["sources"]["lab"] = {"kind": "local", "image": str(image), "labels": {"mito": str(tmp_path / "empty.tif")}, "voxel_nm": [30, 4, 4]}
+    tiny_raw["tasks"]["Lab-M"] = {"source": "lab", "label": "mito", "train": {"z": [0, 4]}, "test": {"z": [0, 4]}}
+    with pytest.raises(ValueError, match="labels are empty"):
+        runs.prepare_run(tiny_raw, "Lab-M")
+    assert not (Path(tiny_raw["resources_dir"]) / "prepared" / "Lab-M" / "patches.json").exists()
