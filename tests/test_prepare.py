@@ -43,8 +43,8 @@ def test_prepare_writes_disjoint_splits_and_a_patch_index(tiny_raw):
 def test_a_source_without_the_label_is_a_clear_error(tiny_raw):
     from vemtransfer.config import Region, TaskSpec
     from vemtransfer.prepare import prepare_task
-    from vemtransfer.sources.generated import InMemorySections
+    from vemtransfer.sources.store import ArraySections
 
     task = TaskSpec("X-ER", "s", "er", Region(), Region(), "y", 0.2)
     with pytest.raises(ValueError, match="no 'er' labels"):
-        prepare_task(task, InMemorySections(np.zeros((4, 8, 8), np.uint8), {"mito": np.zeros((4, 8, 8))}), "unused", (2, 4, 4), (2, 4, 4), 0)
+        prepare_task(task, ArraySections(np.zeros((4, 8, 8), np.uint8), {"mito": np.zeros((4, 8, 8))}), "unused", (2, 4, 4), (2, 4, 4), 0)

@@ -15,7 +15,7 @@ import zarr
 
 from vemtransfer import runs
 from vemtransfer.config import ConfigError, validate_config
-from vemtransfer.sources.local import LocalSections
+from vemtransfer.sources.local import open_local
 from vemtransfer.synthetic import generate_tissue
 
 
@@ -71,7 +71,7 @@ def test_zarr_volumes_read_like_tiff(tmp_path):
     group = zarr.open_group(str(tmp_path / "v.zarr"), mode="w")
     group.create_array("image", data=tifffile.imread(image))
     spec = {"image": str(tmp_path / "v.zarr"), "labels": {"mito": str(label)}}
-    sections = LocalSections(spec)
+    sections = open_local(spec)
     assert np.array_equal(sections.image("main", 2), tifffile.imread(image)[2])
     assert sections.labels() == ("mito",)
 
@@ -80,10 +80,10 @@ def test_bad_user_volumes_fail_clearly(tmp_path, tiny_raw):
     image, label = _user_volume(tmp_path, (4, 64, 64))
     tifffile.imwrite(tmp_path / "short.tif", np.zeros((3, 64, 64), np.uint8))
     with pytest.raises(ValueError, match="labels have shape"):
-        LocalSections({"image": str(image), "labels": {"mito": str(tmp_path / "short.tif")}})
+        open_local({"image": str(image), "labels": {"mito": str(tmp_path / "short.tif")}})
     tifffile.imwrite(tmp_path / "255.tif", (tifffile.imread(label) * 255).astype(np.uint8))
     with pytest.raises(ValueError, match=r"outside \{0, 1\}"):
-        LocalSections({"image": str(image), "labels": {"mito": str(tmp_path / "255.tif")}}).label("mito", "main", 0)
+        open_local({"image": str(image), "labels": {"mito": str(tmp_path / "255.tif")}}).label("mito", "main", 0)
     tiny_raw["sources"]["lab"] = {"kind": "local", "image": str(image), "labels": {"mito": str(label)}, "voxel_nm": [30, 0, 4]}
     with pytest.raises(ConfigError, match=r"sources.lab.voxel_nm\[1\]"):
         validate_config(tiny_raw)

@@ -70,9 +70,9 @@ def open_source(name: str, spec: Mapping[str, Any], raw_dir: str | Path) -> Sect
 
         return generate(spec)
     if spec["kind"] == "local":
-        from vemtransfer.sources.local import LocalSections
+        from vemtransfer.sources.local import open_local
 
-        return LocalSections(spec)
+        return open_local(spec)
     return SectionStore(Path(raw_dir))
 
 

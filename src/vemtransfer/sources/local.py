@@ -14,38 +14,23 @@ from typing import Any
 import numpy as np
 
 from vemtransfer.export import open_volume
-from vemtransfer.sources.store import MAIN
+from vemtransfer.sources.store import ArraySections
 
 
-class LocalSections:
-    """Sections of a local image volume and its label volumes (one volume, ``main``)."""
+def open_local(spec: Mapping[str, Any]) -> ArraySections:
+    """The volume and labels of a ``local`` source spec, lazily read; shape and dtype checked now, label values per section."""
+    image_path = Path(spec["image"])
+    image = open_volume(image_path)
+    if np.dtype(image.dtype) != np.uint8 or len(image.shape) != 3:
+        raise ValueError(f"{image_path}: expected a uint8 (z, y, x) volume, got {image.dtype} {tuple(image.shape)}")
+    labels = {name: open_volume(p) for name, p in spec["labels"].items()}
+    for name, vol in labels.items():
+        if tuple(vol.shape) != tuple(image.shape):
+            raise ValueError(f"{spec['labels'][name]}: {name} labels have shape {tuple(vol.shape)}, the image {image_path} has {tuple(image.shape)}")
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
-        self._image_path = Path(spec["image"])
-        self._image = open_volume(self._image_path)
-        if np.dtype(self._image.dtype) != np.uint8 or len(self._image.shape) != 3:
-            raise ValueError(f"{self._image_path}: expected a uint8 (z, y, x) volume, got {self._image.dtype} {tuple(self._image.shape)}")
-        self._labels = {name: (Path(p), open_volume(p)) for name, p in spec["labels"].items()}
-        for name, (path, vol) in self._labels.items():
-            if tuple(vol.shape) != tuple(self._image.shape):
-                raise ValueError(f"{path}: {name} labels have shape {tuple(vol.shape)}, the image {self._image_path} has {tuple(self._image.shape)}")
-
-    def volumes(self) -> tuple[str, ...]:
-        return (MAIN,)
-
-    def labels(self) -> tuple[str, ...]:
-        return tuple(self._labels)
-
-    def indices(self, volume: str) -> list[int]:
-        return list(range(self._image.shape[0]))
-
-    def image(self, volume: str, z: int) -> np.ndarray:
-        return np.asarray(self._image[z])
-
-    def label(self, name: str, volume: str, z: int) -> np.ndarray:
-        path, vol = self._labels[name]
-        section = np.asarray(vol[z])
+    def check(name: str, z: int, section: np.ndarray) -> None:
         bad = np.setdiff1d(np.unique(section), [0, 1])
         if bad.size:
-            raise ValueError(f"{path}: section {z} has label values {bad[:5].tolist()} outside {{0, 1}}")
-        return section
+            raise ValueError(f"{spec['labels'][name]}: section {z} has label values {bad[:5].tolist()} outside {{0, 1}}")
+
+    return ArraySections(image, labels, check)

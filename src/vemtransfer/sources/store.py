@@ -10,8 +10,9 @@ lazy reader serve every task, one section at a time (the mouse-liver sections ar
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import tifffile
@@ -86,3 +87,31 @@ class SectionStore:
 
     def label(self, name: str, volume: str, z: int) -> np.ndarray:
         return self._read(volume, name, z)
+
+
+class ArraySections:
+    """Sections of one volume (``main``) held as array-likes: numpy arrays, memory maps, Zarr arrays.
+
+    ``check(name, z, section)`` may reject a label section as it is read (local volumes).
+    """
+
+    def __init__(self, image: Any, labels: Mapping[str, Any], check: Callable[[str, int, np.ndarray], None] | None = None) -> None:
+        self._image, self._labels, self._check = image, dict(labels), check
+
+    def volumes(self) -> tuple[str, ...]:
+        return (MAIN,)
+
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self._labels)
+
+    def indices(self, volume: str) -> list[int]:
+        return list(range(self._image.shape[0]))
+
+    def image(self, volume: str, z: int) -> np.ndarray:
+        return np.asarray(self._image[z])
+
+    def label(self, name: str, volume: str, z: int) -> np.ndarray:
+        section = np.asarray(self._labels[name][z])
+        if self._check:
+            self._check(name, z, section)
+        return section
