@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from workflow_helpers import job_stats
 
 pytestmark = pytest.mark.workflow
 
@@ -18,23 +19,10 @@ def snakemake(repo: Path, workdir: Path, *args: str) -> subprocess.CompletedProc
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
-def _jobs(out: str) -> dict[str, int]:
-    """The 'Job stats' table of a Snakemake run: rule -> count."""
-    lines = out.splitlines()
-    start = lines.index("Job stats:") + 3
-    counts = {}
-    for line in lines[start:]:
-        parts = line.split()
-        if len(parts) != 2 or parts[0] == "total":
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
-
-
 def test_paper_config_dry_run_has_the_papers_job_counts(repo, tmp_path):
     res = snakemake(repo, repo, "-n", "--cores", "8", "--resources", "gpu=1", "--configfile", str(repo / "config" / "config.yaml"))
     assert res.returncode == 0, res.stderr + res.stdout
-    jobs = _jobs(res.stdout + res.stderr)
+    jobs = job_stats(res.stdout + res.stderr)
     assert jobs["pretrain_model"] == 15
     assert jobs["finetune_model"] == 111 + 75
     assert jobs["evaluate_model"] == 201
@@ -53,7 +41,7 @@ def test_workflow_passes_snakemake_lint(repo, config):
 def test_asking_for_table2_alone_skips_fig2(repo):
     res = snakemake(repo, repo, "-n", "--cores", "1", "results/tables/table2.csv")
     assert res.returncode == 0, res.stderr + res.stdout
-    jobs = _jobs(res.stdout + res.stderr)
+    jobs = job_stats(res.stdout + res.stderr)
     assert "plot_fig2" not in jobs and jobs["finetune_model"] == 111
 
 
@@ -95,4 +83,4 @@ def test_tiny_workflow_runs_end_to_end_and_reruns_only_what_is_missing(repo, tmp
     (results / "tables" / "table2.csv").unlink()
     redo = snakemake(repo, tmp_path, str(results / "tables" / "table2.csv"), *run)
     assert redo.returncode == 0, redo.stderr[-3000:]
-    assert _jobs(redo.stdout + redo.stderr) == {"make_table2": 1}
+    assert job_stats(redo.stdout + redo.stderr) == {"make_table2": 1}
