@@ -1,0 +1,60 @@
+"""The benchmarks' ``--smoke`` modes run and print their tables, so the suite cannot rot.
+
+Nothing here asserts a speed or a memory figure: those depend on the machine and belong in
+benchmarks/README.md, not in pass/fail tests.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from benchmarks import inference_memory, train_throughput, workflow_overhead
+
+
+def _rows(text: str) -> list[list[str]]:
+    """Cells of every markdown table row printed (header and separator lines excluded)."""
+    lines = [ln for ln in text.splitlines() if ln.startswith("| ") and not re.match(r"^\|[-|]+\|$", ln)]
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
+
+
+def _number(cell: str) -> float:
+    value = float(cell.replace(",", ""))
+    assert math.isfinite(value), cell
+    return value
+
+
+def test_train_throughput_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    results = train_throughput.main(["--smoke"])
+    out = capsys.readouterr().out
+    rows = {r[0]: r for r in _rows(out)}
+    assert "CPU" in out or "GPU" in out
+    assert {"reference (authors' fp32 loop)", "ours (train_model)", "ours + torch.compile"} <= set(rows)
+    assert _number(rows["reference (authors' fp32 loop)"][2]) == 1.0
+    assert _number(rows["ours (train_model)"][2]) > 0
+    ref, ours = results[0], results[1]
+    # Same init, same batches, fp32 on CPU: both loops optimise the same thing.
+    assert ours.final_loss == pytest.approx(ref.final_loss, rel=1e-3)
+
+
+def test_inference_memory_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    inference_memory.main(["--smoke"])
+    out = capsys.readouterr().out
+    rows = _rows(out)
+    cases = [r for r in rows if r[2:3] and r[2] in ("predict_volume", "predict_to_zarr")]
+    assert len(cases) == 6 and len({r[0] for r in cases}) == 3
+    for r in cases:
+        assert _number(r[4]) > 0 and _number(r[5]) > 0  # voxels/s, peak RSS
+    derived = {r[0]: _number(r[1]) for r in rows if len(r) == 2 and r[0] != "derived from the rows above"}
+    assert len(derived) == 4
+    assert derived["largest volume: predict_to_zarr / predict_volume voxels/s"] > 0
+    assert "on CPU" in out or "on GPU" in out
+
+
+def test_workflow_overhead_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    workflow_overhead.main(["--smoke"])
+    rows = _rows(capsys.readouterr().out)
+    assert [r[0].split()[0] for r in rows[1:]] == ["python", "python", "snakemake"]
+    assert _number(rows[-1][2]) > 0 and int(rows[-1][3]) > 0
