@@ -10,8 +10,8 @@ import yaml
 from vemtransfer.config import NO_PRETRAIN, Config
 from vemtransfer.design import table2_budget
 from vemtransfer.report.figures import plot_table2_heatmap
-from vemtransfer.report.ranking import paper_vs_ours, source_gains, table2_cells
-from vemtransfer.report.tables import DEMO_BANNER, load_metrics, summarise, table2_outputs
+from vemtransfer.report.ranking import paper_vs_ours, source_gains
+from vemtransfer.report.tables import DEMO_BANNER, load_metrics, summarise, table2_cells, table2_outputs
 from vemtransfer.storage import atomic_path, write_text
 
 OUTPUTS = ("csv", "md", "long", "paper_vs_ours", "gains", "source_ranking", "heatmap")

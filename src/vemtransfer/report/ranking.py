@@ -16,19 +16,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from vemtransfer.config import NO_PRETRAIN
-from vemtransfer.design import PRETRAIN_BUDGET
-
-
-def table2_cells(summary: pd.DataFrame, sources: Sequence[str], targets: Sequence[str], budget: str) -> pd.DataFrame:
-    """Our Table 2 cells as rows (pretrain, target, mean, sd, n); the diagonal is the pretrained model."""
-    rows = []
-    for row in (NO_PRETRAIN, *sources):
-        for col in targets:
-            src, b = (col, PRETRAIN_BUDGET) if row == col else (row, budget)
-            hit = summary[(summary.source == src) & (summary.target == col) & (summary.budget == b)]
-            if len(hit):
-                rows.append({"pretrain": row, "target": col, **hit.iloc[0][["mean", "sd", "n"]].to_dict()})
-    return pd.DataFrame(rows, columns=["pretrain", "target", "mean", "sd", "n"])
+from vemtransfer.report.tables import table2_cells
 
 
 def paper_vs_ours(summary: pd.DataFrame, sources: Sequence[str], targets: Sequence[str], budget: str, paper: Mapping[str, Mapping[str, float]] | None) -> pd.DataFrame:

@@ -43,34 +43,31 @@ def summarise(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _cell(summary: pd.DataFrame, source: str, target: str, budget: str) -> pd.Series | None:
-    hit = summary[(summary.source == source) & (summary.target == target) & (summary.budget == budget)]
-    return hit.iloc[0] if len(hit) else None
-
-
-def table2(summary: pd.DataFrame, sources: Sequence[str], targets: Sequence[str], budget: str) -> pd.DataFrame:
-    """Matrix of "mean ± sd" strings: rows NoPretrain + sources, columns targets."""
-    rows = {}
+def table2_cells(summary: pd.DataFrame, sources: Sequence[str], targets: Sequence[str], budget: str) -> pd.DataFrame:
+    """Table 2's cells as rows (pretrain, target, mean, sd, n); the diagonal is the pretrained model."""
+    rows = []
     for row in (NO_PRETRAIN, *sources):
-        cells = {}
         for col in targets:
-            hit = _cell(summary, col, col, PRETRAIN_BUDGET) if row == col else _cell(summary, row, col, budget)
-            cells[col] = "" if hit is None else (f"{hit['mean']:.2f} ± {hit['sd']:.2f}" if hit["n"] > 1 else f"{hit['mean']:.2f}")
-        rows[row] = cells
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(targets))
-    table.index.name = "pretrain"
+            src, b = (col, PRETRAIN_BUDGET) if row == col else (row, budget)
+            hit = summary[(summary.source == src) & (summary.target == col) & (summary.budget == b)]
+            if len(hit):
+                rows.append({"pretrain": row, "target": col, **hit.iloc[0][["mean", "sd", "n"]].to_dict()})
+    return pd.DataFrame(rows, columns=["pretrain", "target", "mean", "sd", "n"])
+
+
+def table2(cells: pd.DataFrame, sources: Sequence[str], targets: Sequence[str]) -> pd.DataFrame:
+    """Matrix of "mean ± sd" strings (rows NoPretrain + sources, columns targets) from :func:`table2_cells`."""
+    text = [f"{m:.2f} ± {s:.2f}" if n > 1 else f"{m:.2f}" for m, s, n in zip(cells["mean"], cells["sd"], cells["n"])]
+    table = (cells.assign(cell=text).pivot(index="pretrain", columns="target", values="cell")
+             .reindex(index=[NO_PRETRAIN, *sources], columns=list(targets)).fillna(""))
+    table.index.name, table.columns.name = "pretrain", None
     return table
 
 
-def best_per_column(summary: pd.DataFrame, sources: Sequence[str], targets: Sequence[str], budget: str) -> dict[str, str]:
+def best_per_column(cells: pd.DataFrame) -> dict[str, str]:
     """For each target, the row with the highest mean at the fine-tuning budget (diagonal excluded, as in the paper)."""
-    best = {}
-    for col in targets:
-        means = {row: _cell(summary, row, col, budget) for row in (NO_PRETRAIN, *sources) if row != col}
-        means = {k: v["mean"] for k, v in means.items() if v is not None}
-        if means:
-            best[col] = max(means, key=means.get)
-    return best
+    off = cells[cells.pretrain != cells.target]
+    return {t: g.loc[g["mean"].idxmax(), "pretrain"] for t, g in off.groupby("target")}
 
 
 def to_markdown(table: pd.DataFrame, best: dict[str, str], title: str, note: str) -> str:
@@ -90,8 +87,9 @@ def table2_outputs(df: pd.DataFrame, sources: Sequence[str], targets: Sequence[s
             "diagonal (italic): the pretrained model, trained on 100 % of that task's data. Bold: best per column.")
     for metric, name in METRICS.items():
         summary = summarise(df, metric)
-        table = table2(summary, sources, targets, budget)
+        cells = table2_cells(summary, sources, targets, budget)
+        table = table2(cells, sources, targets)
         fg_table = table if fg_table is None else fg_table
-        parts.append(to_markdown(table, best_per_column(summary, sources, targets, budget), f"Table 2 - {name}", note))
+        parts.append(to_markdown(table, best_per_column(cells), f"Table 2 - {name}", note))
         longs.append(summary.assign(metric=metric))
     return fg_table, "\n".join(parts), pd.concat(longs, ignore_index=True)
