@@ -29,8 +29,16 @@ Needed = Mapping[str, Mapping[str, "list[int] | None"]]
 ``None`` for every section. Volumes and kinds no task uses are absent."""
 
 
+def _need(kinds: dict[str, set[int] | None], kind: str, z: tuple[int, ...] | list[int] | None) -> None:
+    """Add the sections of range ``z`` (None: all sections) to what ``kind`` needs."""
+    if z is None or kinds.get(kind, set()) is None:
+        kinds[kind] = None
+    else:
+        kinds.setdefault(kind, set()).update(range(*z))  # type: ignore[union-attr]
+
+
 def needed_sections(cfg: Config, source: str) -> dict[str, dict[str, list[int] | None]]:
-    """What the configured tasks need of ``source``: {volume: {kind: sorted indices or None}}."""
+    """What the configured tasks (and Fig. 5) need of ``source``: {volume: {kind: sorted indices or None}}."""
     spec = cfg.raw["sources"][source]
     needed: dict[str, dict[str, set[int] | None]] = {}
     for task in cfg.tasks.values():
@@ -38,19 +46,11 @@ def needed_sections(cfg: Config, source: str) -> dict[str, dict[str, list[int] |
             continue
         for region in (task.train, task.test):
             for v in region.volumes or tuple(spec.get("volumes", [MAIN])):
-                kinds = needed.setdefault(v, {})
                 for kind in (IMAGE, task.label):
-                    if region.z is None or kinds.get(kind, set()) is None:
-                        kinds[kind] = None
-                    else:
-                        kinds.setdefault(kind, set()).update(range(*region.z))  # type: ignore[union-attr]
+                    _need(needed.setdefault(v, {}), kind, region.z)
     fig5 = cfg.raw.get("figures", {}).get("fig5")
     if fig5 and fig5["source"] == source:  # the whole volume of Fig. 5: images only
-        kinds = needed.setdefault(MAIN, {})
-        if "z" not in fig5 or kinds.get(IMAGE, set()) is None:
-            kinds[IMAGE] = None
-        else:
-            kinds.setdefault(IMAGE, set()).update(range(*fig5["z"]))  # type: ignore[union-attr]
+        _need(needed.setdefault(MAIN, {}), IMAGE, fig5.get("z"))
     return {v: {k: None if z is None else sorted(z) for k, z in kinds.items()} for v, kinds in needed.items()}
 
 
