@@ -25,7 +25,7 @@ rule make_table1:
     input:
         expand(f"{RES}/prepared/{{task}}/patches.json", task=list(CFG.tasks)),
     output:
-        csv=f"{R}/tables/table1.csv",
+        csv=report(f"{R}/tables/table1.csv", caption="../report/table1.rst", category="Tables"),
         md=f"{R}/tables/table1.md",
     log:
         f"{LOGS}/make_table1/make_table1.log",

@@ -8,9 +8,9 @@ rule make_table2:
         csv=report(f"{R}/tables/table2.csv", caption="../report/table2.rst", category="Tables"),
         md=f"{R}/tables/table2.md",
         long=f"{R}/tables/table2_long.csv",
-        paper_vs_ours=f"{R}/tables/table2_paper_vs_ours.csv",
+        paper_vs_ours=report(f"{R}/tables/table2_paper_vs_ours.csv", caption="../report/paper_vs_ours.rst", category="Tables"),
         gains=f"{R}/tables/source_gains.csv",
-        source_ranking=f"{R}/tables/source_ranking.csv",
+        source_ranking=report(f"{R}/tables/source_ranking.csv", caption="../report/source_ranking.rst", category="Tables"),
         heatmap=report(f"{R}/figures/table2_heatmap.png", caption="../report/table2_heatmap.rst", category="Figures"),
     log:
         f"{LOGS}/make_table2/make_table2.log",
