@@ -94,6 +94,12 @@ def _session(session: requests.Session | None) -> contextlib.AbstractContextMana
     return contextlib.nullcontext(session) if session is not None else requests.Session()
 
 
+def _with_session(session: requests.Session | None, once: Callable[[requests.Session], T], url: str, retries: int, backoff: float) -> T:
+    """Run ``once`` on the caller's (or a fresh) session under the retry policy."""
+    with _session(session) as s:
+        return _retry(lambda: once(s), url, retries, backoff)
+
+
 def _file_record(url: str, path: Path, with_md5: bool) -> dict[str, Any]:
     """Size and sha256 (and md5 if asked) of ``path``, read once: the manifest record."""
     sha = hashlib.sha256()
@@ -226,8 +232,7 @@ def range_get(
             raise _Transient(f"range {start}-{end}: got {len(body)} of {want} bytes")
         return body
 
-    with _session(session) as s:
-        return _retry(lambda: once(s), url, retries, backoff)
+    return _with_session(session, once, url, retries, backoff)
 
 
 def remote_size(
@@ -250,8 +255,7 @@ def remote_size(
             raise DownloadError(f"{url}: server tells neither Content-Length nor a Content-Range total")
         return total
 
-    with _session(session) as s:
-        return _retry(lambda: once(s), url, retries, backoff)
+    return _with_session(session, once, url, retries, backoff)
 
 
 def fetch_text(
@@ -264,8 +268,7 @@ def fetch_text(
         _check_status(resp, url)
         return resp.text
 
-    with _session(session) as s:
-        return _retry(lambda: once(s), url, retries, backoff)
+    return _with_session(session, once, url, retries, backoff)
 
 
 def write_manifest(path: str | Path, records: list[dict[str, Any]]) -> None:
