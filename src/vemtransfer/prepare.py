@@ -168,9 +168,10 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
     train, test = _plan(task.train, sections), _plan(task.test, sections)
     if not train.items or not test.items:
         raise ValueError(f"task {task.id}: empty train or test region")
-    raw_shape = sections.image(*train.items[0]).shape
+    first = sections.image(*train.items[0])  # its shapes, raw and prepared, size every split
+    raw_shape = first.shape
     task = dataclasses.replace(task, preprocess=resolve_preprocess(task.preprocess, voxel_nm, raw_shape))
-    hw = _section_pair(sections, task, *train.items[0], train.yx)[0].shape
+    hw = preprocess_image(first, task.preprocess)[train.yx].shape
     route, blocks = _routes(task, len(train.items), hw, patch_size, train.blocks)
     blocks["test"] = test.blocks
     counts = {"train": sum(blocks["train"]), "val": sum(blocks["val"]), "test": len(test.items)}

@@ -118,11 +118,14 @@ def prepare_volume_run(raw_config: Mapping[str, Any], out_npy: str | Path, out_j
     spec = cfg.raw["figures"]["fig5"]
     sections = open_source(spec["source"], cfg.raw["sources"][spec["source"]], raw_dir(cfg.raw, spec["source"]))
     zs = list(range(*spec["z"])) if "z" in spec else sections.indices(MAIN)
+    raw_shape: tuple[int, ...] = ()
     with npy_section_writer(out_npy, len(zs)) as append:
         for z in zs:
-            append(preprocess_image(sections.image(MAIN, z), spec["preprocess"]))
+            raw = sections.image(MAIN, z)
+            raw_shape = raw_shape or raw.shape  # the first section's, as before, without reading it twice
+            append(preprocess_image(raw, spec["preprocess"]))
     info = {"sections": len(zs), "z_step": spec["z"][2] if len(spec.get("z", [])) == 3 else 1,
-            "raw_section_shape": list(sections.image(MAIN, zs[0]).shape)}
+            "raw_section_shape": list(raw_shape)}
     write_json(out_json, info)
     return info
 
