@@ -48,7 +48,8 @@ def pretrained_model(wildcards):
     """The pretrained model a fine-tune starts from (same repeat), or nothing for NoPretrain."""
     if wildcards.source == NO_PRETRAIN:
         return []
-    return [f"{R}/models/pretrain/{wildcards.source}/rep{wildcards.rep}/model.pt"]
+    run = design.Run(wildcards.source, wildcards.source, design.PRETRAIN_BUDGET, int(wildcards.rep))
+    return [f"{R}/models/{run.model_id}/model.pt"]
 
 
 MODEL_ID = r"pretrain/[^/]+/rep\d+|finetune/[^/]+__[^/]+/[^/]+/rep\d+"
