@@ -2,6 +2,7 @@
 #   snakemake --cores 8 --resources gpu=1                         # the paper (config/config.yaml)
 #   snakemake --cores 2 --configfile config/demo.yaml             # the offline CPU demo
 #   snakemake results/tables/table2.csv --cores 8 --resources gpu=1   # one target (targets first)
+#   snakemake results/tables/table3.csv --cores 8 --resources gpu=1   # Table 3 (needs the baselines extra)
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -24,6 +25,7 @@ include: "workflow/rules/training.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/results.smk"
+include: "workflow/rules/baselines.smk"
 
 
 rule all:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import job_stats
+from workflow_helpers import job_resources, job_stats
 
 pytestmark = pytest.mark.workflow
 
@@ -30,6 +30,23 @@ def test_paper_config_dry_run_has_the_papers_job_counts(repo, tmp_path):
     assert jobs["make_table2"] == 1 and jobs["plot_fig2"] == 1
     assert jobs["predict_test"] == 6 and jobs["predict_volume"] == 2 and jobs["mesh_volume"] == 2
     assert all(jobs[f"plot_fig{i}"] == 1 for i in (3, 4, 5))
+    assert jobs["make_table3"] == 1 and jobs["sam2_segment"] == 4  # Table 3 is part of `all`
+
+
+def test_table3_dry_run_lists_weights_every_baseline_job_on_a_gpu_and_the_table(repo):
+    res = snakemake(repo, repo, "results/tables/table3.csv", "-n", "--cores", "8", "--resources", "gpu=1")
+    assert res.returncode == 0, res.stderr + res.stdout
+    out = res.stdout + res.stderr
+    jobs = job_stats(out)
+    assert jobs["download_weights"] == 2 and jobs["make_table3"] == 1
+    # MitoNet 1/2/4x zero-shot; 2 patch sets fine-tuned once each, inferred at 1x and 2x; SAM2 M auto+boxes, ER boxes+boxes_masks
+    assert jobs["mitonet_zero_shot"] == 3 and jobs["mitonet_finetune"] == 2 and jobs["mitonet_finetuned"] == 4 and jobs["sam2_segment"] == 4
+    assert jobs["prepare_raw_split"] == 3  # RatLiver-M train + test, RatLiver-ER test
+    assert jobs["make_table2"] == 1  # our rows come from Table 2's best pairs
+    resources = job_resources(out)
+    for rule in ("mitonet_zero_shot", "mitonet_finetune", "mitonet_finetuned", "sam2_segment"):
+        assert len(resources[rule]) == jobs[rule] and all("gpu=1" in line for line in resources[rule]), rule
+    assert "resources/weights/sam2.1_hiera_small.pt" in out and "resources/weights/MitoNet_v1.pth" in out
 
 
 @pytest.mark.parametrize("config", ["demo.yaml", "config.yaml"])

@@ -14,3 +14,15 @@ def job_stats(out: str) -> dict[str, int]:
             break
         counts[parts[0]] = int(parts[1])
     return counts
+
+
+def job_resources(out: str) -> dict[str, list[str]]:
+    """rule -> the 'resources:' line of each of its jobs in a (dry) run's output."""
+    found: dict[str, list[str]] = {}
+    rule = None
+    for line in out.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule = line.split()[1].rstrip(":")
+        elif rule and line.strip().startswith("resources:"):
+            found.setdefault(rule, []).append(line.strip())
+    return found

@@ -201,6 +201,15 @@ def _reference_errors(raw: dict) -> list[str]:
                 errors.append(f"{where}.{key}: unknown task id {pair[key]!r}; tasks are {known}")
     if "fig5" in figs and figs["fig5"]["source"] not in sources:
         errors.append(f"figures.fig5.source: unknown source {figs['fig5']['source']!r}")
+    b = raw.get("baselines") or {}
+    lists = [(f"baselines.sam2.{m}", b["sam2"][m]) for m in ("automatic", "boxes", "boxes_masks")] if b else []
+    lists += [(f"baselines.mitonet.{m}", b["mitonet"][m]) for m in ("zero_shot", "finetune")] if b else []
+    for where, part in lists:
+        for i, tid in enumerate(part["tasks"]):
+            if tid not in tasks:
+                errors.append(f"{where}.tasks[{i}]: unknown task id {tid!r}; tasks are {known}")
+    if b and b["mitonet"]["finetune"]["tasks"] and not b["mitonet"]["finetune"]["sets"]:
+        errors.append("baselines.mitonet.finetune.sets: fine-tuning tasks are listed but no patch set")
     if NO_PRETRAIN in tasks:
         errors.append(f"tasks.{NO_PRETRAIN}: reserved for training from random weights")
     for tid, task in tasks.items():

@@ -1,5 +1,8 @@
 # Config validation, paths and input functions; no rules.
+import re
+
 from vemtransfer import design
+from vemtransfer.baselines import design as baselines_design
 from vemtransfer.config import NO_PRETRAIN, validate_config
 from vemtransfer.sources import DOWNLOAD_KINDS
 
@@ -67,7 +70,32 @@ def eval_target(wildcards):
     return name if kind == "pretrain" else name.split("__")[1]
 
 
+BASE_RES = CFG.raw["resources"]["baselines"]
+BASELINES = CFG.raw.get("baselines")  # Table 3 (absent = no baselines)
+
+
+def weights_path(model):
+    return str(baselines_design.weights_file(CFG.raw, model))
+
+
+WEIGHTS = {baselines_design.weights_file(CFG.raw, m).name: m for m in ("sam2", "mitonet")} if BASELINES else {}
+
+
+def raw_split(task, split):
+    return [f"{RES}/prepared/{task}/raw/{split}.{kind}.npy" for kind in ("image", "label")]
+
+
+def table3_inputs(wildcards):
+    rows = baselines_design.rows(CFG.raw)
+    out = {"metrics": [str(baselines_design.metrics_file(CFG.raw, r.task, r.method)) for r in rows]}
+    if baselines_design.ours_rows(CFG.raw):
+        out["long"] = f"{R}/tables/table2_long.csv"
+    return out
+
+
 TABLES = [f"{R}/tables/table1.csv", f"{R}/tables/table2.csv"]
+if BASELINES:
+    TABLES.append(f"{R}/tables/table3.csv")
 FIGURES = [f"{R}/figures/fig2.png"] if EXP.scenarios else []
 for _fig in ("fig3", "fig4", "fig5"):
     if _fig in CFG.raw.get("figures", {}):

@@ -50,9 +50,8 @@ def _fetch_file(spec: Mapping[str, Any], raw_dir: Path, needed: Mapping[str, lis
     return [{**record, "path": None, "extracted": dict(spec["members"])}]
 
 
-def _record_files(spec: Mapping[str, Any], session: requests.Session) -> dict[str, dict[str, Any]]:
-    """The record's files by name, from the Zenodo REST API."""
-    url = spec["api_url"]
+def record_files(url: str, session: requests.Session | None = None) -> dict[str, dict[str, Any]]:
+    """The files of the Zenodo record at API ``url`` by name (``key``, ``size``, ``checksum``, ``links``)."""
     try:
         files = json.loads(fetch_text(url, session=session))["files"]
     except (ValueError, KeyError, TypeError) as exc:
@@ -63,7 +62,7 @@ def _record_files(spec: Mapping[str, Any], session: requests.Session) -> dict[st
 def _fetch_record(spec: Mapping[str, Any], raw_dir: Path, needed: Mapping[str, list[int] | None]) -> list[dict[str, Any]]:
     records = []
     with requests.Session() as session:
-        files = _record_files(spec, session)
+        files = record_files(spec["api_url"], session)
         wanted = {IMAGE: spec["image"], **spec["labels"]}
         for kind, sel in wanted.items():
             if kind not in needed:
