@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -47,13 +48,14 @@ def _config(tmp_path: Path, image: Path, label: Path) -> dict:
     }
 
 
-def test_recommendation_ranks_the_same_object_above_an_unrelated_source(tmp_path, repo):
+def test_recommendation_ranks_the_same_object_above_an_unrelated_source_then_predicts_the_volume(tmp_path, repo):
     image, label = _user_volume(tmp_path, (16, 256, 256))  # 4 nm pixels, rescaled to 8 nm -> 128 x 128
     config = tmp_path / "lab.yaml"
-    config.write_text(yaml.safe_dump(_config(tmp_path, image, label)))
+    raw = _config(tmp_path, image, label)
+    config.write_text(yaml.safe_dump(raw))
     target = tmp_path / "results" / "MyLab-M" / "recommendation.md"
-    cmd = [sys.executable, "-m", "snakemake", str(target), "--snakefile", str(repo / "Snakefile"),
-           "--directory", str(tmp_path), "--cores", "2", "--configfile", str(config)]
+    cmd = [sys.executable, "-m", "snakemake", str(target), str(target.parent / "prediction.zarr"), str(target.parent / "prediction.ply"),
+           "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path), "--cores", "2", "--configfile", str(config)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-4000:]
     ranking = pd.read_csv(target.with_suffix(".csv")).set_index("source")
@@ -64,6 +66,16 @@ def test_recommendation_ranks_the_same_object_above_an_unrelated_source(tmp_path
     assert (target.parent / "learning_curve.png").stat().st_size > 10_000
     prepared = np.load(tmp_path / "resources" / "prepared" / "MyLab-M" / "test.image.npy", mmap_mode="r")
     assert prepared.shape == (4, 128, 128)  # y/x rescaled from 4 nm to 8 nm pixels
+    # prediction.zarr: the whole 16-section volume, by the top source's best repeat at 100 % of the labels
+    choice = json.loads((target.parent / "chosen_model.json").read_text())
+    assert choice["source"] == ranking.index[ranking["rank"] == 1][0] and choice["budget"] == "f1"
+    assert choice["model_id"] in text
+    pred = zarr.open_group(str(target.parent / "prediction.zarr"), mode="r")
+    assert pred["mask"].shape == pred["prob"].shape == (16, 128, 128)
+    assert 0 < np.asarray(pred["mask"]).mean() < 1
+    info = json.loads((tmp_path / "resources" / "prepared" / "volumes" / "MyLab-M.json").read_text())
+    assert info["voxel_nm"] == [32, 8, 8] and info["sections"] == 16
+    assert (target.parent / "prediction.ply").read_bytes().startswith(b"ply")
 
 
 def test_zarr_volumes_read_like_tiff(tmp_path):
@@ -93,3 +105,19 @@ def test_bad_user_volumes_fail_clearly(tmp_path, tiny_raw):
     with pytest.raises(ValueError, match="labels are empty"):
         runs.prepare_run(tiny_raw, "Lab-M")
     assert not (Path(tiny_raw["resources_dir"]) / "prepared" / "Lab-M" / "patches.json").exists()
+
+
+def test_recommend_predict_puts_the_prediction_and_mesh_into_all(tmp_path, repo):
+    image, label = _user_volume(tmp_path, (16, 64, 64))
+    raw = _config(tmp_path, image, label)
+    raw["experiment"]["finetune_patches"] = 2
+    raw["recommend"] |= {"predict": True, "meshes": True}
+    config = tmp_path / "lab.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path),
+           "--cores", "2", "--configfile", str(config)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = res.stdout + res.stderr
+    for rule in ("recommend_source", "prepare_volume", "predict_task", "mesh_task"):
+        assert f"rule {rule}:" in out, rule

@@ -201,6 +201,11 @@ def _reference_errors(raw: dict) -> list[str]:
                 errors.append(f"{where}.{key}: unknown task id {pair[key]!r}; tasks are {known}")
     if "fig5" in figs and figs["fig5"]["source"] not in sources:
         errors.append(f"figures.fig5.source: unknown source {figs['fig5']['source']!r}")
+    for tid, models in raw["pretrained"].items():
+        if tid not in exp["sources"]:
+            errors.append(f"pretrained.{tid}: not one of experiment.sources ({', '.join(exp['sources'])})")
+        elif isinstance(models, list) and len(models) != exp["repeats"]:
+            errors.append(f"pretrained.{tid}: {len(models)} models for {exp['repeats']} repeats (give one, or one per repeat)")
     b = raw.get("baselines") or {}
     lists = [(f"baselines.sam2.{m}", b["sam2"][m]) for m in ("automatic", "boxes", "boxes_masks")] if b else []
     lists += [(f"baselines.mitonet.{m}", b["mitonet"][m]) for m in ("zero_shot", "finetune")] if b else []

@@ -21,7 +21,8 @@ from vemtransfer.data import budget_size, load_split
 from vemtransfer.design import PRETRAIN_BUDGET
 from vemtransfer.evaluate import evaluate_model, git_commit
 from vemtransfer.download import write_manifest
-from vemtransfer.prepare import prepare_task, preprocess_image
+from vemtransfer.prepare import prepare_task, preprocess_image, resolve_preprocess
+from vemtransfer.report.table1 import prepared_voxel_nm
 from vemtransfer.sources import fetch_source, needed_sections, open_source
 from vemtransfer.sources.store import MAIN
 from vemtransfer.storage import npy_section_writer, write_json
@@ -112,22 +113,50 @@ def predict_test_run(raw_config: Mapping[str, Any], target: str, model_file: str
     return _predict_to_zarr(cfg, model_file, load_split(task_dir(cfg.raw, target), "test").image, out_zarr, threads)
 
 
-def prepare_volume_run(raw_config: Mapping[str, Any], out_npy: str | Path, out_json: str | Path) -> dict[str, Any]:
-    """Preprocess the Fig. 5 volume section by section (crop/resize, CLAHE + blur) into one uint8 .npy."""
+def _volume_spec(cfg: Config, volume: str) -> tuple[str, list[int] | None, Mapping[str, Any]]:
+    """(source, z range or None for all sections, preprocessing) of a whole volume to predict:
+    ``fig5`` (the Fig. 5 volume) or a task id (its source's whole volume, the task's preprocessing)."""
+    if volume == "fig5":
+        spec = cfg.raw["figures"]["fig5"]
+        return spec["source"], spec.get("z"), spec["preprocess"]
+    task = cfg.tasks[volume]
+    return task.source, None, task.preprocess
+
+
+def prepare_volume_run(raw_config: Mapping[str, Any], volume: str, out_npy: str | Path, out_json: str | Path) -> dict[str, Any]:
+    """Preprocess a whole volume section by section (crop/resize, CLAHE + blur) into one uint8 .npy.
+
+    The JSON beside it records the prepared voxel size (nm), from which meshes are scaled.
+    """
     cfg = validate_config(raw_config)
-    spec = cfg.raw["figures"]["fig5"]
-    sections = open_source(spec["source"], cfg.raw["sources"][spec["source"]], raw_dir(cfg.raw, spec["source"]))
-    zs = list(range(*spec["z"])) if "z" in spec else sections.indices(MAIN)
-    raw_shape: tuple[int, ...] = ()
+    source, z, pp = _volume_spec(cfg, volume)
+    spec = cfg.raw["sources"][source]
+    sections = open_source(source, spec, raw_dir(cfg.raw, source))
+    if len(sections.volumes()) != 1:
+        raise ValueError(f"{volume}: whole-volume prediction needs a single-volume source; {source} has {list(sections.volumes())}")
+    name = sections.volumes()[0]
+    zs = list(range(*z)) if z else sections.indices(name)
+    raw_shape = sections.image(name, zs[0]).shape
+    pp = resolve_preprocess(pp, spec.get("voxel_nm"), raw_shape)
     with npy_section_writer(out_npy, len(zs)) as append:
-        for z in zs:
-            raw = sections.image(MAIN, z)
-            raw_shape = raw_shape or raw.shape  # the first section's, as before, without reading it twice
-            append(preprocess_image(raw, spec["preprocess"]))
-    info = {"sections": len(zs), "z_step": spec["z"][2] if len(spec.get("z", [])) == 3 else 1,
-            "raw_section_shape": list(raw_shape)}
+        for zi in zs:
+            append(preprocess_image(sections.image(name, zi), pp))
+    z_step = z[2] if z and len(z) == 3 else 1
+    info = {"volume": volume, "source": source, "sections": len(zs), "z_step": z_step, "raw_section_shape": list(raw_shape),
+            "voxel_nm": list(prepared_voxel_nm(spec["voxel_nm"], raw_shape, z_step, pp)) if spec.get("voxel_nm") else None}
     write_json(out_json, info)
     return info
+
+
+def predict_task_run(raw_config: Mapping[str, Any], task: str, choice_json: str | Path, volume_npy: str | Path, out_zarr: str | Path,
+                     threads: int = 1) -> dict[str, Any]:
+    """Whole-volume prediction of ``task``'s source with the model its recommendation chose."""
+    cfg = validate_config(raw_config)
+    choice = json.loads(Path(choice_json).read_text())
+    if choice["task"] != task:
+        raise ValueError(f"{choice_json} chose a model for {choice['task']}, not {task}")
+    model = model_path(cfg.raw, choice["model_id"])
+    return {"model_id": choice["model_id"], **_predict_to_zarr(cfg, model, np.load(volume_npy, mmap_mode="r"), out_zarr, threads)}
 
 
 def predict_volume_run(raw_config: Mapping[str, Any], model_file: str | Path, volume_npy: str | Path, out_zarr: str | Path, threads: int = 1) -> dict[str, Any]:

@@ -70,6 +70,22 @@ def eval_target(wildcards):
     return name if kind == "pretrain" else name.split("__")[1]
 
 
+VOLUMES = (["fig5"] if "fig5" in CFG.raw["figures"] else []) + list(CFG.raw["recommend"]["tasks"])
+
+
+def volume_source(volume):
+    """The source whose sections form a whole volume: Fig. 5's, or a recommend task's."""
+    return CFG.raw["figures"]["fig5"]["source"] if volume == "fig5" else CFG.tasks[volume].source
+
+
+def task_prediction_inputs(wildcards):
+    """The chosen-model JSON, every candidate model it may name (largest fraction) and the prepared volume."""
+    top = design.fraction_budget(max(EXP.fractions))
+    runs = [run for run in design.recommend_runs(EXP, wildcards.task) if run.budget == top]
+    return {"choice": f"{R}/{wildcards.task}/chosen_model.json", "models": [f"{R}/models/{run.model_id}/model.pt" for run in runs],
+            "image": f"{RES}/prepared/volumes/{wildcards.task}.image.npy"}
+
+
 BASE_RES = CFG.raw["resources"]["baselines"]
 BASELINES = CFG.raw.get("baselines")  # Table 3 (absent = no baselines)
 
@@ -103,3 +119,7 @@ for _fig in ("fig3", "fig4", "fig5"):
 TABLES += [f"{R}/{task}/recommendation.md" for task in CFG.raw["recommend"]["tasks"]]
 if "fig5" in CFG.raw.get("figures", {}):
     FIGURES += [f"{R}/meshes/{name}.ply" for name in CFG.raw["figures"]["fig5"]["models"]]
+if CFG.raw["recommend"]["predict"]:
+    TABLES += [f"{R}/{task}/prediction.zarr" for task in CFG.raw["recommend"]["tasks"]]
+    if CFG.raw["recommend"]["meshes"]:
+        TABLES += [f"{R}/{task}/prediction.ply" for task in CFG.raw["recommend"]["tasks"]]

@@ -71,7 +71,7 @@ if "fig5" in FIGS:
     rule plot_fig5:
         input:
             predictions=[f"{R}/predictions/volume/{name}.zarr" for name in FIGS["fig5"]["models"]],
-            info=rules.prepare_volume.output.info,
+            info=f"{RES}/prepared/volumes/fig5.json",
         output:
             report(f"{R}/figures/fig5.png", caption="../report/fig5.rst", category="Figures"),
         log:
@@ -95,6 +95,7 @@ if RECOMMEND:
             md=f"{R}/{{task}}/recommendation.md",
             csv=f"{R}/{{task}}/recommendation.csv",
             curve=report(f"{R}/{{task}}/learning_curve.png", caption="../report/learning_curve.rst", category="Recommendation"),
+            choice=f"{R}/{{task}}/chosen_model.json",
         log:
             f"{LOGS}/recommend_source/{{task}}.log",
         wildcard_constraints:

@@ -1,6 +1,7 @@
 # Pretraining on source tasks and fine-tuning on targets (NoPretrain = from random weights).
 
 TRAIN_RES = CFG.raw["resources"]["train"]
+IMPORTED = list(CFG.raw["pretrained"])  # source tasks whose models are imported, not trained
 
 
 rule pretrain_model:
@@ -14,6 +15,8 @@ rule pretrain_model:
         f"{LOGS}/pretrain_model/{{task}}/rep{{rep}}.log",
     benchmark:
         f"{LOGS}/pretrain_model/{{task}}/rep{{rep}}.benchmark.tsv"
+    wildcard_constraints:
+        task="|".join(re.escape(t) for t in CFG.tasks if t not in IMPORTED),
     threads: TRAIN_RES["threads"]
     resources:
         gpu=1,
@@ -23,6 +26,19 @@ rule pretrain_model:
         "../../envs/vemtransfer.yaml"
     script:
         "../scripts/pretrain_model.py"
+
+
+rule import_pretrained:
+    output:
+        model=f"{R}/models/pretrain/{{task}}/rep{{rep}}/model.pt",
+    log:
+        f"{LOGS}/import_pretrained/{{task}}/rep{{rep}}.log",
+    wildcard_constraints:
+        task="|".join(map(re.escape, IMPORTED)) or "no-imported-models",
+    conda:
+        "../../envs/vemtransfer.yaml"
+    script:
+        "../scripts/import_pretrained.py"
 
 
 rule finetune_model:

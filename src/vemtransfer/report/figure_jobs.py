@@ -52,16 +52,15 @@ def make_fig4(cfg: Config, rows: list[tuple[str, str | Path, Mapping[str, str | 
     plot_fig4(loaded, spec["section"], spec["zoom"], out, cfg.demo)
 
 
-def volume_spacing(cfg: Config, volume_json: str | Path) -> tuple[float, float, float]:
-    spec = cfg.raw["figures"]["fig5"]
-    info = json.loads(Path(volume_json).read_text())
-    raw_nm = cfg.raw["sources"][spec["source"]].get("voxel_nm")
-    return prepared_voxel_nm(raw_nm, info["raw_section_shape"], info["z_step"], spec["preprocess"]) if raw_nm else UNIT_VOXEL
+def volume_spacing(volume_json: str | Path) -> tuple[float, float, float]:
+    """Voxel size (nm) of a prepared whole volume, as its JSON records it (unit voxels if unknown)."""
+    voxel = json.loads(Path(volume_json).read_text())["voxel_nm"]
+    return tuple(voxel) if voxel else UNIT_VOXEL
 
 
-def make_mesh(cfg: Config, prediction: str | Path, volume_json: str | Path, out_ply: str | Path) -> dict[str, Any]:
+def make_mesh(prediction: str | Path, volume_json: str | Path, out_ply: str | Path) -> dict[str, Any]:
     """Full-resolution marching-cubes mesh of a whole-volume prediction, in nm."""
-    verts, faces = mesh_from_mask(_mask(prediction), volume_spacing(cfg, volume_json))
+    verts, faces = mesh_from_mask(_mask(prediction), volume_spacing(volume_json))
     write_ply(out_ply, verts, faces)
     return {"vertices": len(verts), "faces": len(faces)}
 
@@ -69,4 +68,4 @@ def make_mesh(cfg: Config, prediction: str | Path, volume_json: str | Path, out_
 def make_fig5(cfg: Config, predictions: Mapping[str, str | Path], volume_json: str | Path, out: str | Path) -> None:
     spec = cfg.raw["figures"]
     colours = {name: spec["fig5"]["colours"].get(name, "tab:blue") for name in predictions}
-    plot_fig5({n: _mask(p) for n, p in predictions.items()}, colours, volume_spacing(cfg, volume_json), out, cfg.demo, spec["render_px"])
+    plot_fig5({n: _mask(p) for n, p in predictions.items()}, colours, volume_spacing(volume_json), out, cfg.demo, spec["render_px"])

@@ -20,8 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from vemtransfer.design import fraction_budget  # noqa: E402
-from vemtransfer.storage import atomic_path, write_text  # noqa: E402
+from vemtransfer.design import Run, fraction_budget  # noqa: E402
+from vemtransfer.storage import atomic_path, write_json, write_text  # noqa: E402
 
 ENOUGH = 0.95
 
@@ -49,6 +49,13 @@ def rank_sources(df: pd.DataFrame, fractions: Sequence[float]) -> pd.DataFrame:
     return table
 
 
+def chosen_run(df: pd.DataFrame, table: pd.DataFrame, fractions: Sequence[float]) -> Run:
+    """The model to predict with: the top source's repeat with the best validation IoU at the largest fraction."""
+    runs = df[(df.source == table.iloc[0]["source"]) & (df.budget == fraction_budget(max(fractions)))]
+    best = runs.loc[runs["val_iou"].idxmax()]
+    return Run(best.source, best.target, best.budget, int(best.rep))
+
+
 def labels_needed(table: pd.DataFrame, fractions: Sequence[float]) -> float:
     """Smallest fraction at which the top source reaches ENOUGH of its largest-fraction validation IoU."""
     best = table.iloc[0]
@@ -74,9 +81,14 @@ def plot_learning_curve(table: pd.DataFrame, fractions: Sequence[float], task: s
 
 
 def build_recommendation(history_paths: Iterable[str | Path], task: str, fractions: Sequence[float], out_md: str | Path,
-                         out_csv: str | Path, out_png: str | Path, demo: bool) -> str:
-    """Write the ranking (CSV, Markdown with the advice) and the learning-curve plot; returns the Markdown."""
-    table = rank_sources(load_histories(history_paths), fractions)
+                         out_csv: str | Path, out_png: str | Path, out_choice: str | Path, demo: bool) -> str:
+    """Write the ranking (CSV, Markdown with the advice), the learning-curve plot and the chosen
+    model (JSON, read by ``prediction.zarr``); returns the Markdown."""
+    histories = load_histories(history_paths)
+    table = rank_sources(histories, fractions)
+    choice = chosen_run(histories, table, fractions)
+    write_json(out_choice, {"task": task, "source": choice.source, "budget": choice.budget, "rep": choice.rep,
+                            "model_id": choice.model_id, "demo": demo})
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     plot_learning_curve(table, fractions, task, out_png, demo)
@@ -87,7 +99,8 @@ def build_recommendation(history_paths: Iterable[str | Path], task: str, fractio
         f"**Labels:** with {best}, {100 * need:g} % of the training patches reach {100 * ENOUGH:g} % of the validation "
         f"IoU obtained with {100 * max(fractions):g} %.\n\n"
         "Validation foreground IoU (%), mean and sd over repeats (the test region is not used):\n\n"
-        + table.to_markdown(index=False, floatfmt=".2f") + "\n\nLearning curves: `learning_curve.png` beside this file.\n"
+        + table.to_markdown(index=False, floatfmt=".2f") + "\n\nLearning curves: `learning_curve.png` beside this file. "
+        f"`prediction.zarr` is predicted with `{choice.model_id}` (its best repeat at {100 * max(fractions):g} %).\n"
     )
     write_text(out_md, md)
     return md
