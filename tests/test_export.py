@@ -33,7 +33,7 @@ def test_export_then_cli_predict_equals_workflow_prediction(tiny_raw, tiny_confi
     assert meta["patch_size"] == [4, 32, 32] and meta["target"] == "SynthLiver-M" and meta["voxel_nm"] is None
     src = tiny_raw["sources"]["synthetic_liver"]
     raw = generate_tissue("liver", tuple(src["shape"]), src["seed"])[0][8:12]  # the task's test sections, raw
-    tifffile.imwrite(tmp_path / "user.tif", raw)
+    tifffile.imwrite(tmp_path / "user.tif", raw, photometric="minisblack")
     cli_out = tmp_path / "cli.zarr"
     assert main(["predict", "--model", str(out), "--input", str(tmp_path / "user.tif"), "--output", str(cli_out), "--chunk", "4", "32", "32"]) == 0
     a, b = zarr.open_group(str(in_workflow), mode="r"), zarr.open_group(str(cli_out), mode="r")

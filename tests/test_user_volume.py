@@ -22,8 +22,8 @@ from vemtransfer.synthetic import generate_tissue
 
 def _user_volume(tmp_path: Path, shape=(16, 128, 128)) -> tuple[Path, Path]:
     image, labels = generate_tissue("liver", shape, 21)
-    tifffile.imwrite(tmp_path / "stack.tif", image)
-    tifffile.imwrite(tmp_path / "mito.tif", labels["mito"].astype(np.uint8))
+    tifffile.imwrite(tmp_path / "stack.tif", image, photometric="minisblack")
+    tifffile.imwrite(tmp_path / "mito.tif", labels["mito"].astype(np.uint8), photometric="minisblack")
     return tmp_path / "stack.tif", tmp_path / "mito.tif"
 
 
@@ -90,16 +90,16 @@ def test_zarr_volumes_read_like_tiff(tmp_path):
 
 def test_bad_user_volumes_fail_clearly(tmp_path, tiny_raw):
     image, label = _user_volume(tmp_path, (4, 64, 64))
-    tifffile.imwrite(tmp_path / "short.tif", np.zeros((3, 64, 64), np.uint8))
+    tifffile.imwrite(tmp_path / "short.tif", np.zeros((3, 64, 64), np.uint8), photometric="minisblack")
     with pytest.raises(ValueError, match="labels have shape"):
         open_local({"image": str(image), "labels": {"mito": str(tmp_path / "short.tif")}})
-    tifffile.imwrite(tmp_path / "255.tif", (tifffile.imread(label) * 255).astype(np.uint8))
+    tifffile.imwrite(tmp_path / "255.tif", (tifffile.imread(label) * 255).astype(np.uint8), photometric="minisblack")
     with pytest.raises(ValueError, match=r"outside \{0, 1\}"):
         open_local({"image": str(image), "labels": {"mito": str(tmp_path / "255.tif")}}).label("mito", "main", 0)
     tiny_raw["sources"]["lab"] = {"kind": "local", "image": str(image), "labels": {"mito": str(label)}, "voxel_nm": [30, 0, 4]}
     with pytest.raises(ConfigError, match=r"sources.lab.voxel_nm\[1\]"):
         validate_config(tiny_raw)
-    tifffile.imwrite(tmp_path / "empty.tif", np.zeros((4, 64, 64), np.uint8))
+    tifffile.imwrite(tmp_path / "empty.tif", np.zeros((4, 64, 64), np.uint8), photometric="minisblack")
     tiny_raw["sources"]["lab"] = {"kind": "local", "image": str(image), "labels": {"mito": str(tmp_path / "empty.tif")}, "voxel_nm": [30, 4, 4]}
     tiny_raw["tasks"]["Lab-M"] = {"source": "lab", "label": "mito", "train": {"z": [0, 4]}, "test": {"z": [0, 4]}}
     with pytest.raises(ValueError, match="labels are empty"):
