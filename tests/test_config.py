@@ -104,3 +104,20 @@ def test_fig5_volume_is_its_own_download(repo):
     assert volume == {"main": {"image": list(range(219))}}  # images only, all 219 sections
     tasks = needed_sections(paper, "ratliver")["main"]
     assert tasks["image"] == list(range(18, 55)) and tasks["er"] == list(range(18, 36))
+
+
+def test_folds_cycle_over_repeats_and_each_has_its_own_data(tiny_raw):
+    kidney = tiny_raw["tasks"]["SynthKidney-M"]
+    del kidney["train"], kidney["test"]
+    kidney["folds"] = [{"train": {"z": [0, 8]}, "test": {"z": [8, 12]}}, {"train": {"z": [4, 12]}, "test": {"z": [0, 4]}}]
+    task = validate_config(tiny_raw).tasks["SynthKidney-M"]
+    assert [task.fold(r) for r in (1, 2, 3)] == [1, 2, 1]
+    assert [task.data_id(r) for r in (1, 2)] == ["SynthKidney-M/fold1", "SynthKidney-M/fold2"] == task.data_ids()
+    assert task.train.z == (0, 8, 1) and task.for_data("SynthKidney-M/fold2").test.z == (0, 4, 1)
+    assert [r.z for r in task.regions()] == [(0, 8, 1), (8, 12, 1), (4, 12, 1), (0, 4, 1)]
+    with pytest.raises(ValueError, match="not a dataset"):
+        task.for_data("SynthKidney-M/fold3")
+    liver = validate_config(tiny_raw).tasks["SynthLiver-M"]
+    assert liver.fold(2) is None and liver.data_ids() == ["SynthLiver-M"] and liver.for_data("SynthLiver-M") is liver
+    kidney["train"] = {"z": [0, 8]}
+    assert "give either train/test or folds, not both" in _error(tiny_raw)

@@ -39,8 +39,9 @@ def loopback_config(root: Path, sources: dict) -> dict:
         "tasks": {
             "SNEMI3D-N": {"source": "snemi3d", "label": "neurite", "train": {"z": [0, 72]}, "test": {"z": [82, 100]},
                           "preprocess": {"label_rule": "neurite_interior"}},
-            "Urocell-M": {"source": "urocell", "label": "mito", "train": {"volumes": ["fib1-1-0-3", "fib1-3-2-1"]},
-                          "test": {"volumes": ["fib1-0-0-0"]}, "preprocess": {"resize_yx": [50, 50], "resize": "after_clahe"}},
+            "Urocell-M": {"source": "urocell", "label": "mito", "preprocess": {"resize_yx": [50, 50], "resize": "after_clahe"},
+                          "folds": [{"train": {"volumes": ["fib1-1-0-3", "fib1-3-2-1"]}, "test": {"volumes": ["fib1-0-0-0"]}},
+                                    {"train": {"volumes": ["fib1-0-0-0", "fib1-1-0-3"]}, "test": {"volumes": ["fib1-3-2-1"]}}]},
             "MouseLiver-M": {"source": "empiar10791", "label": "mito", **liver},
             "MouseLiver-ER": {"source": "empiar10791", "label": "er", **liver},
             "MouseLiver-LD": {"source": "empiar10791", "label": "ld", **liver},
@@ -121,8 +122,14 @@ def test_download_prepare_table1_run_under_snakemake(loopback, tmp_path, repo):
            "--directory", str(tmp_path), "--cores", "2", "--configfile", str(config)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-4000:]
-    t = pd.read_csv(table).set_index("task")
-    assert sorted(t.index) == sorted(raw["tasks"])
+    t = pd.read_csv(table)
+    assert sorted(t.task.unique()) == sorted(raw["tasks"])
+    folds = t[t.task == "Urocell-M"].set_index("fold")  # one row per fold, each with its own prepared data
+    assert list(folds.index) == [1, 2] and (folds["test_shape"] == "24 x 50 x 50").all()
+    prep = Path(raw["resources_dir"]) / "prepared" / "Urocell-M"
+    fold_tests = [np.load(prep / f"fold{k}" / "test.label.npy") for k in (1, 2)]
+    assert not np.array_equal(*fold_tests)  # different held-out volumes
+    t = t[t.fold.isna() | (t.fold == 1)].set_index("task")
     assert t.loc["RatLiver-M", "voxel_nm_prepared"] == "50 x 12 x 12"  # 60 px cropped -> 40 px at 8 nm
     assert t.loc["MouseLiver-M", "voxel_nm_prepared"] == "40 x 12 x 10.67"  # z step 5; 48x64 -> 32x48
     assert t.loc["Urocell-M", "train_shape"] == "48 x 34 x 50"  # 2 volumes x 24; val takes 16 of 50 rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ def test_paper_config_dry_run_has_the_papers_job_counts(repo, tmp_path):
     assert jobs["pretrain_model"] == 15
     assert jobs["finetune_model"] == 111 + 75
     assert jobs["evaluate_model"] == 201
-    assert jobs["prepare_task"] == 7 and jobs["download_source"] == 5  # rat liver twice: tasks, Fig. 5 volume
+    assert jobs["prepare_task"] == 9 and jobs["download_source"] == 5  # UroCell's 3 folds; rat liver twice: tasks, Fig. 5 volume
     assert jobs["make_table2"] == 1 and jobs["plot_fig2"] == 1
     assert jobs["predict_test"] == 6 and jobs["predict_volume"] == 2 and jobs["mesh_volume"] == 2
     assert all(jobs[f"plot_fig{i}"] == 1 for i in (3, 4, 5))
@@ -101,3 +102,23 @@ def test_tiny_workflow_runs_end_to_end_and_reruns_only_what_is_missing(repo, tmp
     redo = snakemake(repo, tmp_path, str(results / "tables" / "table2.csv"), *run)
     assert redo.returncode == 0, redo.stderr[-3000:]
     assert job_stats(redo.stdout + redo.stderr) == {"make_table2": 1}
+
+
+def test_task_with_folds_trains_and_scores_each_repeat_on_its_fold(repo, tmp_path, tiny_raw):
+    liver = tiny_raw["tasks"]["SynthLiver-M"]
+    liver["folds"] = [{"train": liver.pop("train"), "test": liver.pop("test")}, {"train": {"z": [4, 12]}, "test": {"z": [0, 4]}}]
+    tiny_raw["experiment"] |= {"repeats": 2, "fractions": [1.0], "scenarios": []}
+    tiny_raw.pop("figures")
+    config = tmp_path / "folds.yaml"
+    config.write_text(yaml.safe_dump(tiny_raw))
+    results = tmp_path / "results"
+    res = snakemake(repo, tmp_path, str(results / "tables" / "table2.csv"), "--cores", "2", "--configfile", str(config))
+    assert res.returncode == 0, res.stderr[-5000:]
+    scored = (results / "metrics" / "finetune" / "SynthKidney-M__SynthLiver-M" / "p3").glob("rep*.json")
+    by_rep = {m["rep"]: m for m in (json.loads(p.read_text()) for p in scored)}
+    assert by_rep[1]["fold"] == 1 and by_rep[2]["fold"] == 2
+    prepared = tmp_path / "resources" / "prepared" / "SynthLiver-M"
+    assert (prepared / "fold1" / "patches.json").is_file() and (prepared / "fold2" / "patches.json").is_file()
+    long = pd.read_csv(results / "tables" / "table2_long.csv")
+    cell = long[(long.metric == "iou_fg") & (long.source == "SynthKidney-M") & (long.target == "SynthLiver-M")]
+    assert cell["n"].tolist() == [2]  # the Table 2 cell averages both folds

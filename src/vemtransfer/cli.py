@@ -27,8 +27,12 @@ def _validate(args: argparse.Namespace) -> None:
 def _prepare(args: argparse.Namespace) -> None:
     from vemtransfer.runs import prepare_run
 
-    summary = prepare_run(load_config(args.config).raw, args.task)
-    print(f"{args.task}: {len(summary['origins'])} training patches, splits {summary['splits']}")
+    cfg = load_config(args.config)
+    if args.task not in cfg.tasks:
+        raise SystemExit(f"unknown task {args.task!r}; tasks are {', '.join(cfg.tasks)}")
+    for data_id in cfg.tasks[args.task].data_ids():  # one per fold
+        summary = prepare_run(cfg.raw, data_id)
+        print(f"{data_id}: {len(summary['origins'])} training patches, splits {summary['splits']}")
 
 
 def _run_of(args: argparse.Namespace) -> Run:
@@ -68,7 +72,7 @@ def _export(args: argparse.Namespace) -> None:
     cfg, run = load_config(args.config), _run_of(args)
     metrics_file = Path(cfg.raw["results_dir"]) / "metrics" / f"{run.model_id}.json"
     metrics = json.loads(metrics_file.read_text())["scores"] if metrics_file.exists() else {}
-    patches = task_dir(cfg.raw, run.target) / "patches.json"
+    patches = task_dir(cfg.raw, cfg.tasks[run.target].data_id(run.rep)) / "patches.json"
     meta = export_model(
         model_path(cfg.raw, run.model_id), args.out, preprocess=cfg.tasks[run.target].preprocess,
         voxel_nm=list(task_spacing(cfg, patches)) if patches.exists() and cfg.raw["sources"][cfg.tasks[run.target].source].get("voxel_nm") else None,

@@ -9,6 +9,7 @@ linked from ``workflow/schemas/``) is the single description of every key and de
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
@@ -57,6 +58,43 @@ class TaskSpec:
     val_fraction: float
     patch_stride: tuple[int, int, int] | None = None
     preprocess: Mapping[str, Any] = field(default_factory=dict)
+    folds: tuple[tuple[Region, Region], ...] = ()
+    """(train, test) of each cross-validation fold (UroCell); ``train``/``test`` are fold 1's."""
+
+    def fold(self, rep: int) -> int | None:
+        """The fold (1-based) that repeat ``rep`` uses, or None for a task without folds.
+
+        Folds cycle over the experiment's repeats: with 3 folds and 3 repeats every fold is
+        trained and tested once, and a Table 2 cell averages over them.
+        """
+        return (rep - 1) % len(self.folds) + 1 if self.folds else None
+
+    def data_id(self, rep: int = 1) -> str:
+        """The prepared data of repeat ``rep``, relative to ``<resources>/prepared``: the task id, plus ``/fold<k>``."""
+        k = self.fold(rep)
+        return self.id if k is None else f"{self.id}/fold{k}"
+
+    def data_ids(self) -> list[str]:
+        """Every prepared dataset of this task (one per fold)."""
+        return [f"{self.id}/fold{k}" for k in range(1, len(self.folds) + 1)] if self.folds else [self.id]
+
+    def fold_of_data(self, data_id: str) -> int | None:
+        """The fold a dataset id names (None for a task without folds)."""
+        return int(data_id.rsplit("fold", 1)[1]) if self.folds and data_id in self.data_ids() else None
+
+    def for_data(self, data_id: str) -> TaskSpec:
+        """This task with ``train``/``test`` of the fold that ``data_id`` names."""
+        if data_id not in self.data_ids():
+            raise ValueError(f"{data_id!r} is not a dataset of task {self.id} ({', '.join(self.data_ids())})")
+        if not self.folds:
+            return self
+        train, test = self.folds[self.fold_of_data(data_id) - 1]
+        return dataclasses.replace(self, train=train, test=test)
+
+    def regions(self) -> list[Region]:
+        """Every train and test region of every fold (what must be downloaded)."""
+        pairs = self.folds or ((self.train, self.test),)
+        return [r for pair in pairs for r in pair]
 
 
 @dataclass(frozen=True)
@@ -218,6 +256,8 @@ def _reference_errors(raw: dict) -> list[str]:
     if NO_PRETRAIN in tasks:
         errors.append(f"tasks.{NO_PRETRAIN}: reserved for training from random weights")
     for tid, task in tasks.items():
+        if "folds" in task and ("train" in task or "test" in task):
+            errors.append(f"tasks.{tid}: give either train/test or folds, not both")
         if task["source"] not in sources:
             errors.append(f"tasks.{tid}.source: unknown source {task['source']!r}")
             continue
@@ -244,6 +284,16 @@ def _region(d: Mapping[str, Any]) -> Region:
     return Region(*(_range(d.get(a)) for a in "zyx"), volumes=tuple(vols) if vols else None)
 
 
+def _task(tid: str, t: Mapping[str, Any]) -> TaskSpec:
+    folds = tuple((_region(f["train"]), _region(f["test"])) for f in t.get("folds", []))
+    train, test = folds[0] if folds else (_region(t["train"]), _region(t["test"]))
+    return TaskSpec(
+        id=tid, source=t["source"], label=t["label"], train=train, test=test, val_axis=t["validation"]["axis"],
+        val_fraction=t["validation"]["fraction"], preprocess=t["preprocess"],
+        patch_stride=tuple(t["patch_stride"]) if "patch_stride" in t else None, folds=folds,
+    )
+
+
 def validate_config(raw: Mapping[str, Any]) -> Config:
     """Check ``raw`` against the schema and cross-references; return it as a :class:`Config`.
 
@@ -255,15 +305,7 @@ def validate_config(raw: Mapping[str, Any]) -> Config:
         errors = _reference_errors(raw)
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
-    tasks = {
-        tid: TaskSpec(
-            id=tid, source=t["source"], label=t["label"], train=_region(t["train"]),
-            test=_region(t["test"]), val_axis=t["validation"]["axis"],
-            val_fraction=t["validation"]["fraction"], preprocess=t["preprocess"],
-            patch_stride=tuple(t["patch_stride"]) if "patch_stride" in t else None,
-        )
-        for tid, t in raw["tasks"].items()
-    }
+    tasks = {tid: _task(tid, t) for tid, t in raw["tasks"].items()}
     exp = raw["experiment"]
     return Config(
         raw=raw,

@@ -157,11 +157,12 @@ def _routes(task: TaskSpec, n: int, hw: tuple[int, int], patch_size: tuple[int, 
 
 
 def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_size: tuple[int, int, int], stride: tuple[int, int, int], seed: int,
-                 voxel_nm: Sequence[float] | None = None) -> dict[str, Any]:
+                 voxel_nm: Sequence[float] | None = None, fold: int | None = None) -> dict[str, Any]:
     """Write ``{train,val,test}.{image,label}.npy`` and ``patches.json`` into ``out_dir``.
 
     ``voxel_nm`` (the source's) is needed only when the task's preprocessing names a target
-    pixel size (``voxel_yx_nm``) instead of a resize.
+    pixel size (``voxel_yx_nm``) instead of a resize; ``fold`` (whose train/test ``task``
+    already holds) is recorded in ``patches.json``.
     """
     if task.label not in sections.labels():
         raise ValueError(f"task {task.id}: source has no {task.label!r} labels (has {list(sections.labels())})")
@@ -175,7 +176,7 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
     route, blocks = _routes(task, len(train.items), hw, patch_size, train.blocks)
     blocks["test"] = test.blocks
     counts = {"train": sum(blocks["train"]), "val": sum(blocks["val"]), "test": len(test.items)}
-    summary: dict[str, Any] = {"task": task.id, "source": task.source, "patch_size": list(patch_size), "stride": list(stride),
+    summary: dict[str, Any] = {"task": task.id, "fold": fold, "source": task.source, "patch_size": list(patch_size), "stride": list(stride),
                                "raw_section_shape": list(raw_shape), "z_step": (task.train.z or (0, 0, 1))[2],
                                "preprocess": dict(task.preprocess), "splits": {}}
     fg = dict.fromkeys(counts, 0)

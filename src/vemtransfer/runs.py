@@ -30,8 +30,9 @@ from vemtransfer.train import job_seed, pick_device, train_model
 from vemtransfer.volume import predict_to_zarr
 
 
-def task_dir(raw: Mapping[str, Any], task: str) -> Path:
-    return Path(raw["resources_dir"]) / "prepared" / task
+def task_dir(raw: Mapping[str, Any], data_id: str) -> Path:
+    """Prepared data of a task (``TaskSpec.data_id``: the task id, plus ``/fold<k>`` for a fold)."""
+    return Path(raw["resources_dir"]) / "prepared" / data_id
 
 
 def raw_dir(raw: Mapping[str, Any], source: str) -> Path:
@@ -50,14 +51,15 @@ def download_run(raw_config: Mapping[str, Any], source: str, manifest: str | Pat
     return records
 
 
-def prepare_run(raw_config: Mapping[str, Any], task_id: str) -> dict[str, Any]:
-    """Read (or generate) the task's source and write its prepared splits and patch index."""
+def prepare_run(raw_config: Mapping[str, Any], data_id: str) -> dict[str, Any]:
+    """Read (or generate) the task's source and write the prepared splits and patch index of
+    ``data_id`` (a task id, or ``<task>/fold<k>`` for one fold of a task with folds)."""
     cfg = validate_config(raw_config)
-    task = cfg.tasks[task_id]
+    task = cfg.tasks[data_id.split("/")[0]].for_data(data_id)
     spec = cfg.raw["sources"][task.source]
     source = open_source(task.source, spec, raw_dir(cfg.raw, task.source))
-    return prepare_task(task, source, task_dir(cfg.raw, task_id), cfg.patch_size, task.patch_stride or cfg.patch_stride,
-                        job_seed(cfg.seed, "subsets", task_id), voxel_nm=spec.get("voxel_nm"))
+    return prepare_task(task, source, task_dir(cfg.raw, data_id), cfg.patch_size, task.patch_stride or cfg.patch_stride,
+                        job_seed(cfg.seed, "subsets", data_id), voxel_nm=spec.get("voxel_nm"), fold=task.fold_of_data(data_id))
 
 
 def train_run(raw_config: Mapping[str, Any], source: str, target: str, budget: str, rep: int, out_model: str | Path, init: str | Path | None, threads: int = 1) -> dict[str, Any]:
@@ -67,7 +69,7 @@ def train_run(raw_config: Mapping[str, Any], source: str, target: str, budget: s
     """
     cfg = validate_config(raw_config)
     torch.set_num_threads(threads)
-    folder = task_dir(cfg.raw, target)
+    folder = task_dir(cfg.raw, cfg.tasks[target].data_id(rep))
     index = json.loads((folder / "patches.json").read_text())
     k = budget_size(budget, len(index["origins"]))
     origins = [tuple(index["origins"][i]) for i in index["subset_order"][:k]]
@@ -89,9 +91,10 @@ def evaluate_run(raw_config: Mapping[str, Any], model_id: str, target: str, mode
     meta = {k: v for k, v in read_model_file(model_path).items() if k != "state_dict"}
     if meta["target"] != target:
         raise ValueError(f"{model_path} was trained for {meta['target']}, asked to evaluate on {target}")
-    result = evaluate_model(model_path, load_split(task_dir(cfg.raw, target), "test"), cfg.patch_size, cfg.evaluation, pick_device(), cfg.raw["train"]["amp"])
+    test = load_split(task_dir(cfg.raw, cfg.tasks[target].data_id(meta["rep"])), "test")
+    result = evaluate_model(model_path, test, cfg.patch_size, cfg.evaluation, pick_device(), cfg.raw["train"]["amp"])
     record = {
-        "model_id": model_id, **{k: meta[k] for k in ("source", "target", "budget", "rep", "seed")},
+        "model_id": model_id, **{k: meta[k] for k in ("source", "target", "budget", "rep", "seed")}, "fold": cfg.tasks[target].fold(meta["rep"]),
         **result, "checkpoint": str(model_path), "selected_step": meta.get("selected_step"),
         "config_hash": cfg.hash, "git_commit": git_commit(Path(__file__).parent), "demo": cfg.demo,
     }
@@ -108,9 +111,10 @@ def _predict_to_zarr(cfg: Config, model_file: str | Path, image: Any, out_zarr: 
 
 
 def predict_test_run(raw_config: Mapping[str, Any], target: str, model_file: str | Path, out_zarr: str | Path, threads: int = 1) -> dict[str, Any]:
-    """Prediction of ``target``'s test volume, for Figs. 3 and 4."""
+    """Prediction of ``target``'s test volume (the model's fold of it), for Figs. 3 and 4."""
     cfg = validate_config(raw_config)
-    return _predict_to_zarr(cfg, model_file, load_split(task_dir(cfg.raw, target), "test").image, out_zarr, threads)
+    folder = task_dir(cfg.raw, cfg.tasks[target].data_id(read_model_file(model_file)["rep"]))
+    return _predict_to_zarr(cfg, model_file, load_split(folder, "test").image, out_zarr, threads)
 
 
 def _volume_spec(cfg: Config, volume: str) -> tuple[str, list[int] | None, Mapping[str, Any]]:

@@ -15,15 +15,21 @@ SOURCES = CFG.raw["sources"]
 
 wildcard_constraints:
     task=r"[A-Za-z0-9]+-[A-Za-z]+",
+    data=r"[A-Za-z0-9]+-[A-Za-z]+(/fold\d+)?",
     target=r"[A-Za-z0-9]+-[A-Za-z]+",
     source=r"[A-Za-z0-9]+(-[A-Za-z]+)?",
     budget=r"p\d+|f[0-9.]+",
     rep=r"\d+",
 
 
-def prepared(task, *splits):
-    """The prepared files of ``task`` for ``splits`` (image + label each)."""
-    return [f"{RES}/prepared/{task}/{s}.{kind}.npy" for s in splits for kind in ("image", "label")]
+def prepared(data, *splits):
+    """The prepared files of dataset ``data`` (``TaskSpec.data_id``) for ``splits`` (image + label each)."""
+    return [f"{RES}/prepared/{data}/{s}.{kind}.npy" for s in splits for kind in ("image", "label")]
+
+
+def task_data(task, rep):
+    """The prepared dataset that repeat ``rep`` of ``task`` uses (its fold, for a task with folds)."""
+    return CFG.tasks[task].data_id(int(rep))
 
 
 def metrics_path(run):
@@ -44,7 +50,9 @@ def source_manifest(name):
 
 
 def source_inputs(wildcards):
-    return source_manifest(CFG.tasks[wildcards.task].source)
+    """The source of a ``{task}`` or ``{data}`` (task id, optionally /fold<k>) wildcard."""
+    task = wildcards.task if "task" in wildcards.keys() else wildcards.data.split("/")[0]
+    return source_manifest(CFG.tasks[task].source)
 
 
 def pretrained_model(wildcards):
@@ -68,6 +76,11 @@ def eval_target(wildcards):
     """The target task of a model id (pretrain/<task>/repN or finetune/<src>__<tgt>/<budget>/repN)."""
     kind, name = wildcards.model_id.split("/")[:2]
     return name if kind == "pretrain" else name.split("__")[1]
+
+
+def eval_data(wildcards):
+    """The prepared dataset a model id is scored on (its target, at its repeat's fold)."""
+    return task_data(eval_target(wildcards), wildcards.model_id.rsplit("rep", 1)[1])
 
 
 VOLUMES = (["fig5"] if "fig5" in CFG.raw["figures"] else []) + list(CFG.raw["recommend"]["tasks"])

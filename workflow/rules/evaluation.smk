@@ -6,7 +6,7 @@ EVAL_RES = CFG.raw["resources"]["evaluate"]
 rule evaluate_model:
     input:
         model=f"{R}/models/{{model_id}}/model.pt",
-        test=lambda w: prepared(eval_target(w), "test"),
+        test=lambda w: prepared(eval_data(w), "test"),
     output:
         f"{R}/metrics/{{model_id}}.json",
     log:

@@ -7,7 +7,7 @@ FIG_RUNS = design.figure_runs(FIGS, EXP)
 rule predict_test:
     input:
         model=f"{R}/models/{{model_id}}/model.pt",
-        test=lambda w: prepared(eval_target(w), "test"),
+        test=lambda w: prepared(eval_data(w), "test"),
     output:
         directory(f"{R}/predictions/{{model_id}}/test.zarr"),
     log:

@@ -2,15 +2,16 @@
 
 
 rule prepare_task:
+    # {data}: a task id, or <task>/fold<k> for each fold of a task with folds (UroCell)
     input:
         source_inputs,
     output:
-        prepared("{task}", "train", "val", "test"),
-        patches=f"{RES}/prepared/{{task}}/patches.json",
+        prepared("{data}", "train", "val", "test"),
+        patches=f"{RES}/prepared/{{data}}/patches.json",
     log:
-        f"{LOGS}/prepare_task/{{task}}.log",
+        f"{LOGS}/prepare_task/{{data}}.log",
     benchmark:
-        f"{LOGS}/prepare_task/{{task}}.benchmark.tsv"
+        f"{LOGS}/prepare_task/{{data}}.benchmark.tsv"
     threads: CFG.raw["resources"]["prepare"]["threads"]
     resources:
         mem_mb=CFG.raw["resources"]["prepare"]["mem_mb"],
@@ -23,7 +24,7 @@ rule prepare_task:
 
 rule make_table1:
     input:
-        expand(f"{RES}/prepared/{{task}}/patches.json", task=list(CFG.tasks)),
+        [f"{RES}/prepared/{data}/patches.json" for task in CFG.tasks.values() for data in task.data_ids()],
     output:
         csv=report(f"{R}/tables/table1.csv", caption="../report/table1.rst", category="Tables"),
         md=f"{R}/tables/table1.md",

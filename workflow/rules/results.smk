@@ -38,8 +38,8 @@ if "fig3" in FIGS:
     rule plot_fig3:
         input:
             predictions=[prediction(r) for r in FIG_RUNS["fig3"]],
-            test=prepared(FIGS["fig3"]["target"], "test"),
-            patches=f"{RES}/prepared/{FIGS['fig3']['target']}/patches.json",
+            test=prepared(task_data(FIGS["fig3"]["target"], FIGS["rep"]), "test"),
+            patches=f"{RES}/prepared/{task_data(FIGS['fig3']['target'], FIGS['rep'])}/patches.json",
         output:
             report(f"{R}/figures/fig3.png", caption="../report/fig3.rst", category="Figures"),
         log:
@@ -55,7 +55,7 @@ if "fig4" in FIGS:
     rule plot_fig4:
         input:
             predictions=[prediction(r) for r in FIG_RUNS["fig4"]],
-            tests=[f for p in FIGS["fig4"]["pairs"] for f in prepared(p["target"], "test")],
+            tests=[f for p in FIGS["fig4"]["pairs"] for f in prepared(task_data(p["target"], FIGS["rep"]), "test")],
         output:
             report(f"{R}/figures/fig4.png", caption="../report/fig4.rst", category="Figures"),
         log:

@@ -6,8 +6,8 @@ IMPORTED = list(CFG.raw["pretrained"])  # source tasks whose models are imported
 
 rule pretrain_model:
     input:
-        prepared("{task}", "train", "val"),
-        patches=f"{RES}/prepared/{{task}}/patches.json",
+        lambda w: prepared(task_data(w.task, w.rep), "train", "val"),
+        patches=lambda w: f"{RES}/prepared/{task_data(w.task, w.rep)}/patches.json",
     output:
         model=f"{R}/models/pretrain/{{task}}/rep{{rep}}/model.pt",
         history=f"{R}/models/pretrain/{{task}}/rep{{rep}}/history.json",
@@ -43,8 +43,8 @@ rule import_pretrained:
 
 rule finetune_model:
     input:
-        prepared("{target}", "train", "val"),
-        patches=f"{RES}/prepared/{{target}}/patches.json",
+        lambda w: prepared(task_data(w.target, w.rep), "train", "val"),
+        patches=lambda w: f"{RES}/prepared/{task_data(w.target, w.rep)}/patches.json",
         init=pretrained_model,
     output:
         model=f"{R}/models/finetune/{{source}}__{{target}}/{{budget}}/rep{{rep}}/model.pt",

@@ -49,13 +49,13 @@ def table1(patch_files: Iterable[str | Path], raw_config: Mapping[str, Any], pap
         raw_nm, prepared_nm = _voxel(raw_config["sources"][task["source"]].get("voxel_nm"), s, s.get("preprocess", task.get("preprocess", {})))
         ref = (paper or {}).get(s["task"], {})
         rows.append({
-            "task": s["task"], "source": task["source"], "voxel_nm_raw": raw_nm, "voxel_nm_prepared": prepared_nm,
+            "task": s["task"], "fold": s.get("fold"), "source": task["source"], "voxel_nm_raw": raw_nm, "voxel_nm_prepared": prepared_nm,
             **{f"{k}_shape": " x ".join(map(str, s["splits"][k]["shape"])) for k in ("train", "val", "test")},
             "train_patches": len(s["origins"]), "test_patches": s["test_patches"],
             "paper_train_patches": ref.get("train"), "paper_test_patches": ref.get("test"),
             "train_foreground": round(s["splits"]["train"]["foreground"], 4),
         })
-    return pd.DataFrame(rows).astype({"paper_train_patches": "Int64", "paper_test_patches": "Int64"})
+    return pd.DataFrame(rows).astype({"fold": "Int64", "paper_train_patches": "Int64", "paper_test_patches": "Int64"})
 
 
 def build_table1(patch_files: Iterable[str | Path], cfg: Config, csv_path: str | Path, md_path: str | Path) -> pd.DataFrame:

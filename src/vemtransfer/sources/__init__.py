@@ -44,7 +44,7 @@ def needed_sections(cfg: Config, source: str) -> dict[str, dict[str, list[int] |
     for task in cfg.tasks.values():
         if task.source != source:
             continue
-        for region in (task.train, task.test):
+        for region in task.regions():
             for v in region.volumes or tuple(spec.get("volumes", [MAIN])):
                 for kind in (IMAGE, task.label):
                     _need(needed.setdefault(v, {}), kind, region.z)
