@@ -115,3 +115,25 @@ def test_evaluation_record_has_provenance(tiny_raw, tmp_path):
     assert c["tp"] + c["fp"] + c["fn"] + c["tn"] == np.prod(rec["test_shape"])
     with pytest.raises(ValueError, match="trained for SynthLiver-M"):
         runs.evaluate_run(tiny_raw, "x", "SynthKidney-M", model, out)
+
+
+def test_deterministic_switch_holds_during_training_only(tiny_raw, tmp_path):
+    tiny_raw["train"]["deterministic"] = True
+    seen = []
+    _train(tiny_raw, tmp_path / "d", callback=lambda step: seen.append(torch.are_deterministic_algorithms_enabled()))
+    assert seen and all(seen)
+    assert not torch.are_deterministic_algorithms_enabled()  # restored for whatever runs next
+    a = _weights(tmp_path / "d" / "model.pt")
+    _train(tiny_raw, tmp_path / "e")
+    b = _weights(tmp_path / "e" / "model.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_compile_switch_compiles_the_network_once(tiny_raw, tmp_path, monkeypatch):
+    compiled = []  # the real compile takes ~40 s on this CPU: `python -m benchmarks.train_throughput --compile` runs it
+    monkeypatch.setattr(RSUNet, "compile", lambda self, *a, **k: compiled.append(self))
+    _train(tiny_raw, tmp_path / "plain")
+    assert not compiled
+    tiny_raw["train"]["compile"] = True
+    _train(tiny_raw, tmp_path / "c")
+    assert len(compiled) == 1 and isinstance(compiled[0], RSUNet)

@@ -120,6 +120,8 @@ class TrainConfig:
     p_intensity: float
     contrast: tuple[float, float]
     brightness: tuple[float, float]
+    compile: bool = False
+    deterministic: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ class Config:
             checkpoint_every=t["checkpoint_every"], patience=t["patience"], amp=t["amp"],
             num_workers=t["num_workers"], log_every=t["log_every"],
             p_intensity=aug["p_intensity"], contrast=tuple(aug["contrast"]),
-            brightness=tuple(aug["brightness"]),
+            brightness=tuple(aug["brightness"]), compile=t["compile"], deterministic=t["deterministic"],
         )
 
     @property

@@ -8,13 +8,16 @@ carved from the training data; this module never sees the test split.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import logging
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import numpy as np
@@ -110,11 +113,42 @@ def train_model(
     picks up. ``callback(step)`` runs after every step (progress hooks, tests).
     """
     out_dir, device = Path(out_dir), device or pick_device()
+    with _determinism(cfg.deterministic):
+        return _train(train, val, origins, patch_size, cfg, model_cfg, eval_cfg, out_dir, seed, init, device, meta, callback)
+
+
+@contextlib.contextmanager
+def _determinism(on: bool) -> Iterator[None]:
+    """Deterministic algorithms (and no cuDNN autotuning) for the block, if ``on``; restored after.
+
+    cuBLAS also needs ``CUBLAS_WORKSPACE_CONFIG`` set before CUDA starts: set here when it is
+    absent, which is early enough in a fresh job process (a Snakemake job is one).
+    """
+    if not on:
+        yield
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    cudnn = torch.backends.cudnn
+    before = (torch.are_deterministic_algorithms_enabled(), cudnn.deterministic, cudnn.benchmark)
+    torch.use_deterministic_algorithms(True)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        cudnn.deterministic, cudnn.benchmark = before[1], before[2]
+
+
+def _train(train: Volume, val: Volume, origins: list[tuple[int, ...]], patch_size: tuple[int, int, int], cfg: TrainConfig, model_cfg: ModelConfig,
+           eval_cfg: EvalConfig, out_dir: Path, seed: int, init: str | Path | None, device: torch.device, meta: dict[str, Any] | None,
+           callback: Callable[[int], None] | None) -> dict[str, Any]:
     torch.manual_seed(seed)
     model = RSUNet(model_cfg.widths, model_cfg.bn_momentum)
     transferred = load_pretrained_weights(model, init) if init else 0
     model.to(device)
-    if device.type == "cuda":
+    if cfg.compile:
+        model.compile()  # in place: state_dict keys (and so checkpoints) stay those of RSUNet
+    if device.type == "cuda" and not cfg.deterministic:
         torch.backends.cudnn.benchmark = True
     amp = cfg.amp and device.type == "cuda"
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type == "cuda")
