@@ -11,7 +11,8 @@ import zarr
 
 from vemtransfer import runs
 from vemtransfer.cli import main
-from vemtransfer.export import PreprocessedVolume, open_volume
+from vemtransfer.export import PreprocessedVolume
+from vemtransfer.volume_io import open_volume
 from vemtransfer.prepare import preprocess_image
 from vemtransfer.synthetic import generate_tissue
 

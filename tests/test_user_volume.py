@@ -18,6 +18,7 @@ from vemtransfer import runs
 from vemtransfer.config import ConfigError, validate_config
 from vemtransfer.sources.local import open_local
 from vemtransfer.synthetic import generate_tissue
+from vemtransfer.volume_io import open_volume
 
 
 def _user_volume(tmp_path: Path, shape=(16, 128, 128)) -> tuple[Path, Path]:
@@ -78,14 +79,32 @@ def test_recommendation_ranks_the_same_object_above_an_unrelated_source_then_pre
     assert (target.parent / "prediction.ply").read_bytes().startswith(b"ply")
 
 
-def test_zarr_volumes_read_like_tiff(tmp_path):
+def test_every_volume_format_reads_like_the_multipage_tiff(tmp_path):
     image, label = _user_volume(tmp_path, (4, 32, 32))
+    stack = tifffile.imread(image)
     group = zarr.open_group(str(tmp_path / "v.zarr"), mode="w")
-    group.create_array("image", data=tifffile.imread(image))
-    spec = {"image": str(tmp_path / "v.zarr"), "labels": {"mito": str(label)}}
-    sections = open_local(spec)
-    assert np.array_equal(sections.image("main", 2), tifffile.imread(image)[2])
-    assert sections.labels() == ("mito",)
+    group.create_array("image", data=stack)
+    ome = zarr.open_group(str(tmp_path / "ome.zarr"), mode="w")  # OME-Zarr: level "0" is full resolution
+    ome.attrs["multiscales"] = [{"version": "0.4", "axes": [{"name": a} for a in "zyx"], "datasets": [{"path": "0"}, {"path": "1"}]}]
+    ome.create_array("0", data=stack)
+    ome.create_array("1", data=stack[:, ::2, ::2])
+    folder = tmp_path / "sections"
+    folder.mkdir()
+    for z in range(len(stack)):
+        tifffile.imwrite(folder / f"slice_{z:03d}.tif", stack[z], photometric="minisblack")
+    np.save(tmp_path / "v.npy", stack)
+    for path in ("v.zarr", "ome.zarr", "sections", "v.npy"):
+        sections = open_local({"image": str(tmp_path / path), "labels": {"mito": str(label)}})
+        assert np.array_equal(sections.image("main", 2), stack[2]), path
+        assert sections.labels() == ("mito",)
+    vol = open_volume(folder)
+    assert vol.shape == stack.shape and np.array_equal(vol[1:3, 4:9, ::3], stack[1:3, 4:9, ::3])
+    tifffile.imwrite(folder / "slice_999.tif", np.zeros((8, 8), np.uint8), photometric="minisblack")
+    with pytest.raises(ValueError, match="slice_999.tif.*differs from the first section"):
+        open_volume(folder)[3:5]
+    with pytest.raises(ValueError, match="without an 'image' array or OME-Zarr"):
+        zarr.open_group(str(tmp_path / "empty.zarr"), mode="w").create_array("other", data=stack)
+        open_volume(tmp_path / "empty.zarr")
 
 
 def test_bad_user_volumes_fail_clearly(tmp_path, tiny_raw):

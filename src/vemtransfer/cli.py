@@ -84,7 +84,8 @@ def _export(args: argparse.Namespace) -> None:
 def _predict(args: argparse.Namespace) -> None:
     import torch
 
-    from vemtransfer.export import PreprocessedVolume, load_for_prediction, open_volume
+    from vemtransfer.export import PreprocessedVolume, load_for_prediction
+    from vemtransfer.volume_io import open_volume
     from vemtransfer.train import pick_device
     from vemtransfer.volume import predict_to_zarr
 
@@ -131,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.set_defaults(func=_export)
     pd_ = sub.add_parser("predict", help="predict a whole volume (TIFF, .npy or Zarr) with an exported or trained model")
     pd_.add_argument("--model", type=Path, required=True, help="exported folder (model.ts + model.json) or a model.pt")
-    pd_.add_argument("--input", type=Path, required=True, help="raw uint8 volume: .tif/.tiff stack, .npy, or .zarr")
+    pd_.add_argument("--input", type=Path, required=True, help="raw uint8 (z, y, x) volume: multi-page .tif/.tiff, a folder of per-section TIFFs, .npy, a Zarr array/group or OME-Zarr")
     pd_.add_argument("--output", type=Path, required=True, help="output .zarr (arrays prob and mask)")
     pd_.add_argument("--chunk", type=int, nargs=3, default=[32, 512, 512], metavar=("Z", "Y", "X"), help="output chunk (memory bound)")
     pd_.add_argument("--batch-size", type=int, default=4)

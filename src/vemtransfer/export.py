@@ -91,23 +91,3 @@ class PreprocessedVolume:
         zs, ys, xs = index
         return np.stack([self.section(z)[ys, xs] for z in range(*zs.indices(self.shape[0]))])
 
-
-def open_volume(path: str | Path) -> Any:
-    """A lazily readable uint8 (z, y, x) volume from a TIFF stack, a .npy file or a Zarr array/group ('image')."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in (".tif", ".tiff"):
-        import tifffile
-
-        try:
-            return tifffile.memmap(path, mode="r")
-        except ValueError:  # compressed or tiled: read it (sections are small next to RAM)
-            return tifffile.imread(path)
-    if suffix == ".npy":
-        return np.load(path, mmap_mode="r")
-    if suffix == ".zarr":
-        import zarr
-
-        node = zarr.open(str(path), mode="r")
-        return node["image"] if hasattr(node, "keys") else node
-    raise ValueError(f"{path}: unsupported volume format (use .tif/.tiff, .npy or .zarr)")

@@ -1,4 +1,4 @@
-"""A lab's own volume on disk (TIFF stack, .npy or Zarr): read lazily, checked as it is read.
+"""A lab's own volume on disk (see vemtransfer.volume_io for the formats): read lazily, checked as it is read.
 
 Nothing is downloaded; the prepare rule reads the files directly. Because a user's files are
 the likeliest to be wrong, the reader checks what the paper's data never needs checking:
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from vemtransfer.export import open_volume
+from vemtransfer.volume_io import open_volume
 from vemtransfer.sources.store import ArraySections
 
 
