@@ -22,7 +22,7 @@ from typing import Any
 from vemtransfer.config import Config
 from vemtransfer.sources.store import IMAGE, MAIN, Sections, SectionStore
 
-DOWNLOAD_KINDS = ("zenodo_file", "http_files", "empiar_slices", "zenodo_record")
+DOWNLOAD_KINDS = ("zenodo_file", "http_files", "empiar_slices", "zenodo_record", "section_files")
 
 Needed = Mapping[str, Mapping[str, "list[int] | None"]]
 """Per volume, per kind (``image`` or a label name), the section indices some task uses;
@@ -77,9 +77,10 @@ def open_source(name: str, spec: Mapping[str, Any], raw_dir: str | Path) -> Sect
 
 
 def _module(kind: str) -> Any:
-    from vemtransfer.sources import empiar, github, zenodo
+    from vemtransfer.sources import empiar, github, section_files, zenodo
 
-    modules = {"zenodo_file": zenodo, "zenodo_record": zenodo, "http_files": github, "empiar_slices": empiar}
+    modules = {"zenodo_file": zenodo, "zenodo_record": zenodo, "http_files": github, "empiar_slices": empiar,
+               "section_files": section_files}
     if kind not in modules:
         raise ValueError(f"unknown source kind {kind!r}; known: {', '.join(DOWNLOAD_KINDS)}")
     return modules[kind]

@@ -38,5 +38,24 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
     return array
 
 
+def png_bit_depth(data: bytes) -> int | None:
+    """The bit depth in a PNG's IHDR chunk; None for anything that is not a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return data[24]
+
+
+def binarise_mask(array: np.ndarray, data: bytes, threshold: float) -> np.ndarray:
+    """0/1 uint8 from a decoded mask: set pixels of a 1-bit grayscale PNG, else values >= ``threshold``.
+
+    Published binary masks mix the two (the Drosophila VNC mitochondria: some PNGs are 1-bit,
+    the others 8-bit 0/255 with a few stray grey values), and a 1-bit image decodes to 0/1 or
+    0/255 depending on the decoder, so its set pixels are taken as they are.
+    """
+    if png_bit_depth(data) == 1 and data[25] == 0:  # colour type 0: grayscale, no palette
+        return (array != 0).astype(np.uint8)
+    return (array >= threshold).astype(np.uint8)
+
+
 def progress(items: list, desc: str) -> tqdm:
     return tqdm(items, desc=desc, file=sys.stderr, mininterval=1 if sys.stderr.isatty() else 10)
