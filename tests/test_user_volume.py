@@ -51,8 +51,9 @@ def _config(tmp_path: Path, image: Path, label: Path) -> dict:
 
 def test_recommendation_ranks_the_same_object_above_an_unrelated_source_then_predicts_the_volume(tmp_path, repo):
     image, label = _user_volume(tmp_path, (16, 256, 256))  # 4 nm pixels, rescaled to 8 nm -> 128 x 128
+    zarr.open_group(str(tmp_path / "stack.zarr"), mode="w").create_array("image", data=tifffile.imread(image), chunks=(1, 256, 256))
     config = tmp_path / "lab.yaml"
-    raw = _config(tmp_path, image, label)
+    raw = _config(tmp_path, tmp_path / "stack.zarr", label)  # the image as Zarr, the labels as a TIFF stack
     config.write_text(yaml.safe_dump(raw))
     target = tmp_path / "results" / "MyLab-M" / "recommendation.md"
     cmd = [sys.executable, "-m", "snakemake", str(target), str(target.parent / "prediction.zarr"), str(target.parent / "prediction.ply"),
