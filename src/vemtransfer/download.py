@@ -100,7 +100,7 @@ def _with_session(session: requests.Session | None, once: Callable[[requests.Ses
         return _retry(lambda: once(s), url, retries, backoff)
 
 
-def _file_record(url: str, path: Path, with_md5: bool) -> dict[str, Any]:
+def file_record(url: str, path: Path, with_md5: bool) -> dict[str, Any]:
     """Size and sha256 (and md5 if asked) of ``path``, read once: the manifest record."""
     sha = hashlib.sha256()
     md5 = hashlib.md5(usedforsecurity=False) if with_md5 else None
@@ -183,7 +183,7 @@ def download(
     """
     dest = Path(dest)
     if dest.is_file():
-        record = _file_record(url, dest, md5 is not None)
+        record = file_record(url, dest, md5 is not None)
         if not _mismatches(record, md5, sha256, size):
             return record
         log.warning("%s exists but fails verification; downloading it again", dest)
@@ -194,7 +194,7 @@ def download(
         announced = _retry(
             lambda: _fetch_once(s, url, part, size, timeout, chunk_size, progress, allow_html), url, retries, backoff
         )
-    record = _file_record(url, part, md5 is not None)
+    record = file_record(url, part, md5 is not None)
     problems = _mismatches(record, md5, sha256, size if size is not None else announced)
     if problems:
         part.unlink(missing_ok=True)

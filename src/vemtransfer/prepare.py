@@ -54,12 +54,21 @@ def neurite_interior(ids: np.ndarray) -> np.ndarray:
     return (ids != 0) & same
 
 
-def preprocess_image(section: np.ndarray, pp: Mapping[str, Any]) -> np.ndarray:
-    """Crop, resize and enhance one raw section in the order the task's spec says."""
+def crop(section: np.ndarray, pp: Mapping[str, Any]) -> np.ndarray:
+    """The top-left ``crop_yx`` of a section (the whole section without one)."""
+    return section[: pp["crop_yx"][0], : pp["crop_yx"][1]] if "crop_yx" in pp else section
+
+
+def raw_image(section: np.ndarray, pp: Mapping[str, Any]) -> np.ndarray:
+    """One raw image section, checked to be uint8 and cropped: the input of every image path."""
     if section.dtype != np.uint8:
         raise ValueError(f"raw sections must be uint8, got {section.dtype}")
-    if "crop_yx" in pp:
-        section = section[: pp["crop_yx"][0], : pp["crop_yx"][1]]
+    return crop(section, pp)
+
+
+def preprocess_image(section: np.ndarray, pp: Mapping[str, Any]) -> np.ndarray:
+    """Crop, resize and enhance one raw section in the order the task's spec says."""
+    section = raw_image(section, pp)
     if pp.get("resize") == "after_clahe":
         return resize(enhance(section), tuple(pp["resize_yx"])) if "resize_yx" in pp else enhance(section)
     return enhance(resize(section, tuple(pp["resize_yx"])) if "resize_yx" in pp else section)
@@ -67,8 +76,7 @@ def preprocess_image(section: np.ndarray, pp: Mapping[str, Any]) -> np.ndarray:
 
 def preprocess_label(section: np.ndarray, pp: Mapping[str, Any]) -> np.ndarray:
     """Crop, binarise (with boundary removal for instance labels) and resize one label section to 0/1 uint8."""
-    if "crop_yx" in pp:
-        section = section[: pp["crop_yx"][0], : pp["crop_yx"][1]]
+    section = crop(section, pp)
     binary = neurite_interior(section) if pp.get("label_rule") == "neurite_interior" else np.asarray(section) != 0
     if "resize_yx" in pp:
         return (resize(binary.astype(np.float32), tuple(pp["resize_yx"])) >= 0.5).astype(np.uint8)
@@ -230,21 +238,17 @@ def prepare_raw_split(task: TaskSpec, sections: Sections, split: str, out_dir: s
     plan = _plan(task.train if split == "train" else task.test, sections)
     if not plan.items:
         raise ValueError(f"task {task.id}: empty {split} region")
-    first = sections.image(*plan.items[0])
+    first = sections.image(*plan.items[0])  # sizes the region; written below without a second read
     pp = resolve_preprocess(task.preprocess, voxel_nm, first.shape)
     raw_pp = {k: pp[k] for k in ("crop_yx", "label_rule") if k in pp}
-    crop_hw = first[: pp["crop_yx"][0], : pp["crop_yx"][1]].shape if "crop_yx" in pp else first.shape
+    crop_hw = crop(first, pp).shape
     prepared_hw = tuple(pp.get("resize_yx", crop_hw))
     yx = tuple(_scale_slice(s, c / p) for s, c, p in zip(plan.yx, crop_hw, prepared_hw))
     image_path, label_path = split_paths(out_dir, split)
     fg = 0
     with npy_section_writer(image_path, len(plan.items)) as put_image, npy_section_writer(label_path, len(plan.items)) as put_label:
-        for volume, z in plan.items:
-            image = sections.image(volume, z)
-            if image.dtype != np.uint8:
-                raise ValueError(f"raw sections must be uint8, got {image.dtype}")
-            if "crop_yx" in raw_pp:
-                image = image[: raw_pp["crop_yx"][0], : raw_pp["crop_yx"][1]]
+        for i, (volume, z) in enumerate(plan.items):
+            image = raw_image(first if i == 0 else sections.image(volume, z), raw_pp)
             label = preprocess_label(sections.label(task.label, volume, z), raw_pp)[yx]
             put_image(np.ascontiguousarray(image[yx]))
             put_label(label)

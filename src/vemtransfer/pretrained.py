@@ -9,14 +9,13 @@ network and of that task, so a wrong file fails here rather than inside a fine-t
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from vemtransfer.checkpoint import read_model_file
-from vemtransfer.download import download
+from vemtransfer.download import download, file_record
 from vemtransfer.storage import atomic_path
 
 
@@ -25,23 +24,15 @@ def model_spec(specs: Any, rep: int) -> Mapping[str, Any]:
     return specs[rep - 1] if isinstance(specs, list) else specs
 
 
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            sha.update(chunk)
-    return sha.hexdigest()
-
-
 def _copy_verified(src: Path, dest: Path, sha256: str) -> dict[str, Any]:
     if not src.is_file():
         raise FileNotFoundError(f"pretrained model {src} does not exist")
-    got = _sha256(src)
-    if got != sha256:
-        raise ValueError(f"pretrained model {src}: sha256 {got} != configured {sha256}")
+    record = file_record(str(src), src, with_md5=False)
+    if record["sha256"] != sha256:
+        raise ValueError(f"pretrained model {src}: sha256 {record['sha256']} != configured {sha256}")
     with atomic_path(dest) as tmp:
         shutil.copyfile(src, tmp)
-    return {"path": str(src), "size": src.stat().st_size, "sha256": got}
+    return {"path": str(src), "size": record["size"], "sha256": record["sha256"]}
 
 
 def import_model(spec: Mapping[str, Any], dest: str | Path, task: str, widths: list[int]) -> dict[str, Any]:

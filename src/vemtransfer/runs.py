@@ -24,7 +24,6 @@ from vemtransfer.download import write_manifest
 from vemtransfer.prepare import prepare_task, preprocess_image, resolve_preprocess
 from vemtransfer.report.table1 import prepared_voxel_nm
 from vemtransfer.sources import fetch_source, needed_sections, open_source
-from vemtransfer.sources.store import MAIN
 from vemtransfer.storage import npy_section_writer, write_json
 from vemtransfer.train import job_seed, pick_device, train_model
 from vemtransfer.volume import predict_to_zarr
@@ -140,11 +139,12 @@ def prepare_volume_run(raw_config: Mapping[str, Any], volume: str, out_npy: str 
         raise ValueError(f"{volume}: whole-volume prediction needs a single-volume source; {source} has {list(sections.volumes())}")
     name = sections.volumes()[0]
     zs = list(range(*z)) if z else sections.indices(name)
-    raw_shape = sections.image(name, zs[0]).shape
+    first = sections.image(name, zs[0])  # sizes the preprocessing; written below without a second read
+    raw_shape = first.shape
     pp = resolve_preprocess(pp, spec.get("voxel_nm"), raw_shape)
     with npy_section_writer(out_npy, len(zs)) as append:
-        for zi in zs:
-            append(preprocess_image(sections.image(name, zi), pp))
+        for i, zi in enumerate(zs):
+            append(preprocess_image(first if i == 0 else sections.image(name, zi), pp))
     z_step = z[2] if z and len(z) == 3 else 1
     info = {"volume": volume, "source": source, "sections": len(zs), "z_step": z_step, "raw_section_shape": list(raw_shape),
             "voxel_nm": list(prepared_voxel_nm(spec["voxel_nm"], raw_shape, z_step, pp)) if spec.get("voxel_nm") else None}

@@ -111,7 +111,8 @@ WEIGHTS = {baselines_design.weights_file(CFG.raw, m).name: m for m in ("sam2", "
 
 
 def raw_split(task, split):
-    return [f"{RES}/prepared/{task}/raw/{split}.{kind}.npy" for kind in ("image", "label")]
+    """A task's region at the raw resolution (the baselines' input; baselines_design.raw_split_dir)."""
+    return prepared(f"{task}/raw", split)
 
 
 def table3_inputs(wildcards):

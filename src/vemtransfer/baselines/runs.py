@@ -76,9 +76,9 @@ def sam2_run(raw_config: Mapping[str, Any], task: str, method: str, weights: str
     mode = parse_method(method)["mode"]
     spec = cfg.raw["baselines"]["sam2"]
     images, labels, zs = _load(cfg.raw, task, "test", cfg.raw["baselines"]["sections"])
-    params = {k: v for k, v in spec[mode].items() if k != "tasks"}
-    if mode == "automatic":
-        params = {"max_mask_fraction": params.pop("max_mask_fraction"), **params.pop("generator"), **params}
+    part = spec[mode]
+    params = ({"max_mask_fraction": part["max_mask_fraction"], **part["generator"]} if mode == "automatic"
+              else {k: v for k, v in part.items() if k != "tasks"})
     start = time.perf_counter()
     torch.manual_seed(job_seed(cfg.seed, method, task))
     model = sam2.build(spec["model_cfg"], weights, pick_device())
