@@ -50,9 +50,32 @@ def test_fraction_outside_unit_interval(tiny_raw):
 
 
 def test_missing_key(tiny_raw):
-    del tiny_raw["tasks"]["SynthKidney-M"]["test"]
+    del tiny_raw["tasks"]["SynthKidney-M"]["train"]
     msg = _error(tiny_raw)
-    assert "tasks.SynthKidney-M" in msg and "'test' is a required property" in msg
+    assert "tasks.SynthKidney-M" in msg and "'train' is a required property" in msg
+
+
+def test_a_task_without_test_region_serves_only_where_nothing_is_scored(tiny_raw):
+    del tiny_raw["tasks"]["SynthLiver-M"]["test"]
+    msg = _error(tiny_raw)  # a Table 2 target, and shown in Figs. 3 and 4
+    for where in ("experiment.targets[1]", "figures.fig3.target", "figures.fig4.pairs[0].target"):
+        assert f"{where}: task SynthLiver-M has no test region" in msg, where
+    tiny_raw["experiment"] |= {"targets": [], "scenarios": []}
+    tiny_raw["figures"] = {"fig5": tiny_raw["figures"]["fig5"]}
+    assert "nothing would be fine-tuned" in _error(tiny_raw)
+    tiny_raw["recommend"] = {"tasks": ["SynthLiver-M"]}
+    task = validate_config(tiny_raw).tasks["SynthLiver-M"]
+    assert task.test is None and task.regions() == [task.train]
+
+
+def test_sparse_labels_are_parsed_and_kept_out_of_figures_and_baselines(tiny_raw):
+    tiny_raw["tasks"]["SynthLiver-M"]["labelled_sections"] = [1, 5, 9]
+    msg = _error(tiny_raw)
+    assert "figures.fig3.target: task SynthLiver-M is sparsely labelled" in msg and "figures.fig4.pairs[0].target" in msg
+    del tiny_raw["figures"]["fig3"], tiny_raw["figures"]["fig4"]
+    assert validate_config(tiny_raw).tasks["SynthLiver-M"].labelled == frozenset({1, 5, 9})
+    tiny_raw["tasks"]["SynthLiver-M"]["labelled_sections"] = [1, 1]
+    assert "labelled_sections" in _error(tiny_raw)
 
 
 def test_misspelt_key(tiny_raw):

@@ -10,6 +10,7 @@ it skip with a reason; the shipped config's dry run always runs.
 
 from __future__ import annotations
 
+import copy
 import gzip
 import io
 import json
@@ -40,14 +41,13 @@ needs_mirror = pytest.mark.skipif(not TESTDATA.is_dir(), reason=f"the real-data 
 
 
 def mirrored_config(base_url: str, workdir: Path) -> dict:
-    """config/mini.yaml with its URLs on ``base_url``, absolute checksum paths, outputs under ``workdir``,
-    and training shrunk for CI (nothing else changed)."""
+    """config/mini.yaml with its URLs on ``base_url``, outputs under ``workdir`` and training shrunk for
+    CI (nothing else changed: the relative checksum paths are found beside the Snakefile)."""
     raw = yaml.safe_load((REPO / "config" / "mini.yaml").read_text())
     for spec in raw["sources"].values():
         if "base_url" in spec:
             assert spec["base_url"].startswith("https://raw.githubusercontent.com/")
             spec["base_url"] = spec["base_url"].replace("https://", f"{base_url}/", 1)
-            spec["sha256sums"] = str(REPO / spec["sha256sums"])
     for key in ("results_dir", "resources_dir", "logs_dir"):
         raw[key] = str(workdir / raw[key])
     raw["train"] |= {"pretrain": {"epochs": 100, "max_steps": 10}, "finetune": {"epochs": 10, "max_steps": 5}, "val_every": 5}
@@ -186,3 +186,24 @@ def test_recommendation_learning_curve_and_table2_name_the_sources(mini):
     assert list(table2.index) == SOURCES and list(table2.columns) == ["FlyVNC-M"]
     assert "DEMO" not in (results / "tables" / "table2.md").read_text()
     assert (results / "figures" / "fig2.png").stat().st_size > 10_000
+
+
+@needs_mirror
+def test_a_new_checksum_list_or_other_needed_sections_download_again(mini, tmp_path):
+    workdir, raw, _ = mini
+    manifests = [f"{raw['resources_dir']}/raw/{s}/manifest.json" for s in ("fly_vnc", "fly_medulla")]
+
+    def planned(cfg: dict) -> dict[str, int]:
+        res = snakemake(workdir, cfg, "-n", *manifests)
+        assert res.returncode == 0, res.stderr[-3000:]
+        out = res.stdout + res.stderr
+        return job_stats(out) if "Job stats:" in out else {}
+
+    assert planned(raw) == {}
+    edited = copy.deepcopy(raw)  # the checksum list is an input: a newer one is verified again
+    (tmp_path / "vnc.sha256").write_text((REPO / raw["sources"]["fly_vnc"]["sha256sums"]).read_text())
+    edited["sources"]["fly_vnc"]["sha256sums"] = str(tmp_path / "vnc.sha256")
+    assert planned(edited) == {"download_source": 1}
+    edited = copy.deepcopy(raw)  # the needed sections are a param: every 10th medulla section instead of every 5th
+    edited["tasks"]["FlyMedulla-N"]["test"] = {"z": [200, 250, 10]}
+    assert planned(edited) == {"download_source": 1}

@@ -15,6 +15,7 @@ import yaml
 import zarr
 
 from vemtransfer import runs
+from vemtransfer.cli import main
 from vemtransfer.config import ConfigError, validate_config
 from vemtransfer.sources.local import open_local
 from vemtransfer.synthetic import generate_tissue
@@ -78,6 +79,34 @@ def test_recommendation_ranks_the_same_object_above_an_unrelated_source_then_pre
     info = json.loads((tmp_path / "resources" / "prepared" / "volumes" / "MyLab-M.json").read_text())
     assert info["voxel_nm"] == [32, 8, 8] and info["sections"] == 16
     assert (target.parent / "prediction.ply").read_bytes().startswith(b"ply")
+
+
+def test_a_sparsely_labelled_volume_without_test_region_is_ranked_predicted_and_exported(tmp_path, repo):
+    image, label = _user_volume(tmp_path, (16, 256, 256))
+    raw = _config(tmp_path, image, label)
+    labelled = [0, 3, 6, 9, 12, 15]  # a lab that annotated every third section, and kept none back for testing
+    raw["tasks"]["MyLab-M"] = {"source": "my_lab", "label": "mito", "train": {"z": [0, 16]}, "labelled_sections": labelled,
+                               "validation": {"axis": "y", "fraction": 0.3}, "preprocess": {"voxel_yx_nm": 8}}
+    raw["experiment"]["targets"] = []  # no test region: recommend only (no Table 2)
+    raw["recommend"]["predict"] = True
+    config = tmp_path / "lab.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path),
+                          "--cores", "2", "--configfile", str(config)], capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-4000:]
+    results = tmp_path / "results"
+    assert (results / "MyLab-M" / "recommendation.md").exists() and not (results / "tables" / "table2.csv").exists()
+    assert not (results / "metrics").exists()  # nothing was scored on a test split
+    ranking = pd.read_csv(results / "MyLab-M" / "recommendation.csv")
+    assert ranking["mean_over_fractions"].between(0, 100).all()
+    index = json.loads((tmp_path / "resources" / "prepared" / "MyLab-M" / "patches.json").read_text())
+    assert index["splits"]["train"]["labelled_sections"] == len(labelled) and index["splits"]["test"]["shape"] == [0, 128, 128]
+    choice = json.loads((results / "MyLab-M" / "chosen_model.json").read_text())
+    assert zarr.open_group(str(results / "MyLab-M" / "prediction.zarr"), mode="r")["mask"].shape == (16, 128, 128)
+    assert main(["export", str(config), "--source", choice["source"], "--target", "MyLab-M", "--budget", choice["budget"],
+                 "--rep", str(choice["rep"]), "--out", str(tmp_path / "export")]) == 0
+    meta = json.loads((tmp_path / "export" / "model.json").read_text())
+    assert meta["metrics"] == {} and 0 <= meta["val_iou_fg"] <= 1
 
 
 def test_every_volume_format_reads_like_the_multipage_tiff(tmp_path):

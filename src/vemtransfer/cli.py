@@ -72,11 +72,13 @@ def _export(args: argparse.Namespace) -> None:
     cfg, run = load_config(args.config), _run_of(args)
     metrics_file = Path(cfg.raw["results_dir"]) / "metrics" / f"{run.model_id}.json"
     metrics = json.loads(metrics_file.read_text())["scores"] if metrics_file.exists() else {}
+    history = model_path(cfg.raw, run.model_id).parent / "history.json"
+    val_iou = json.loads(history.read_text())["best_val_iou_fg"] if history.exists() else None
     patches = task_dir(cfg.raw, cfg.tasks[run.target].data_id(run.rep)) / "patches.json"
     meta = export_model(
         model_path(cfg.raw, run.model_id), args.out, preprocess=cfg.tasks[run.target].preprocess,
         voxel_nm=list(task_spacing(cfg, patches)) if patches.exists() and cfg.raw["sources"][cfg.tasks[run.target].source].get("voxel_nm") else None,
-        threshold=cfg.evaluation.threshold, overlap=cfg.evaluation.overlap, metrics=metrics,
+        threshold=cfg.evaluation.threshold, overlap=cfg.evaluation.overlap, metrics=metrics, val_iou_fg=val_iou,
     )
     print(f"{args.out}: model.ts + model.json ({meta['target']}, patch {meta['patch_size']})")
 

@@ -53,13 +53,16 @@ class TaskSpec:
     source: str
     label: str
     train: Region
-    test: Region
+    test: Region | None
+    """``None``: no test region (a recommend or source task only; its models are ranked on validation)."""
     val_axis: str
     val_fraction: float
     patch_stride: tuple[int, int, int] | None = None
     preprocess: Mapping[str, Any] = field(default_factory=dict)
     folds: tuple[tuple[Region, Region], ...] = ()
     """(train, test) of each cross-validation fold (UroCell); ``train``/``test`` are fold 1's."""
+    labelled: frozenset[int] | None = None
+    """Source sections that carry labels (sparse annotation); ``None``: every section."""
 
     def fold(self, rep: int) -> int | None:
         """The fold (1-based) that repeat ``rep`` uses, or None for a task without folds.
@@ -94,7 +97,7 @@ class TaskSpec:
     def regions(self) -> list[Region]:
         """Every train and test region of every fold (what must be downloaded)."""
         pairs = self.folds or ((self.train, self.test),)
-        return [r for pair in pairs for r in pair]
+        return [r for pair in pairs for r in pair if r is not None]
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,9 @@ def _reference_errors(raw: dict) -> list[str]:
         errors.append("baselines.mitonet.finetune.sets: fine-tuning tasks are listed but no patch set")
     if NO_PRETRAIN in tasks:
         errors.append(f"tasks.{NO_PRETRAIN}: reserved for training from random weights")
+    if not exp["targets"] and not raw["recommend"]["tasks"]:
+        errors.append("experiment.targets: empty, and no recommend.tasks either: nothing would be fine-tuned")
+    errors += _needs_errors(raw, exp, lists)
     for tid, task in tasks.items():
         if "folds" in task and ("train" in task or "test" in task):
             errors.append(f"tasks.{tid}: give either train/test or folds, not both")
@@ -275,6 +281,24 @@ def _reference_errors(raw: dict) -> list[str]:
     return errors
 
 
+def _needs_errors(raw: dict, exp: dict, baseline_lists: list[tuple[str, list]]) -> list[str]:
+    """Tasks used where they cannot serve: scored without a test region, or shown/prompted with sparse labels."""
+    tasks, figs = raw["tasks"], raw.get("figures", {})
+    uses = [(f"experiment.targets[{i}]", tid) for i, tid in enumerate(exp["targets"])]
+    shown = [("figures.fig3.target", figs["fig3"]["target"])] if "fig3" in figs else []
+    shown += [(f"figures.fig4.pairs[{i}].target", p["target"]) for i, p in enumerate(figs.get("fig4", {}).get("pairs", []))]
+    shown += [(f"{where}.tasks[{i}]", tid) for where, part in baseline_lists for i, tid in enumerate(part["tasks"])]
+    errors = []
+    for where, tid in uses + shown:
+        task = tasks.get(tid)
+        if task is not None and "folds" not in task and "test" not in task:
+            errors.append(f"{where}: task {tid} has no test region to score on (give tasks.{tid}.test, or use it under recommend only)")
+    for where, tid in shown:
+        if "labelled_sections" in tasks.get(tid, {}):
+            errors.append(f"{where}: task {tid} is sparsely labelled (labelled_sections); figures and baselines need every section labelled")
+    return errors
+
+
 def _range(r: list[int] | None) -> Range | None:
     if r is None:
         return None
@@ -288,11 +312,12 @@ def _region(d: Mapping[str, Any]) -> Region:
 
 def _task(tid: str, t: Mapping[str, Any]) -> TaskSpec:
     folds = tuple((_region(f["train"]), _region(f["test"])) for f in t.get("folds", []))
-    train, test = folds[0] if folds else (_region(t["train"]), _region(t["test"]))
+    train, test = folds[0] if folds else (_region(t["train"]), _region(t["test"]) if "test" in t else None)
+    labelled = frozenset(t["labelled_sections"]) if "labelled_sections" in t else None
     return TaskSpec(
         id=tid, source=t["source"], label=t["label"], train=train, test=test, val_axis=t["validation"]["axis"],
         val_fraction=t["validation"]["fraction"], preprocess=t["preprocess"],
-        patch_stride=tuple(t["patch_stride"]) if "patch_stride" in t else None, folds=folds,
+        patch_stride=tuple(t["patch_stride"]) if "patch_stride" in t else None, folds=folds, labelled=labelled,
     )
 
 

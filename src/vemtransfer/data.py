@@ -20,11 +20,14 @@ import torch
 from vemtransfer.config import TrainConfig
 
 SPLITS = ("train", "val", "test")
+IGNORE = 255
+"""Label value of the sections of a sparsely annotated task that nobody labelled: not scored, no loss."""
 
 
 @dataclass(frozen=True)
 class Volume:
-    """A prepared split: uint8 image (after CLAHE and blur) and 0/1 uint8 label, both (z, y, x)."""
+    """A prepared split: uint8 image (after CLAHE and blur) and uint8 label (0/1, :data:`IGNORE`
+    on unlabelled sections), both (z, y, x)."""
 
     image: np.ndarray
     label: np.ndarray

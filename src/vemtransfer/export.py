@@ -27,8 +27,12 @@ NORMALISATION = "uint8 section -> CLAHE(clip 3.5, 8x8 tiles) -> GaussianBlur(3x3
 
 def export_model(model_file: str | Path, out_dir: str | Path, *, preprocess: Mapping[str, Any] | None = None,
                  voxel_nm: list[float] | None = None, threshold: float = 0.5, overlap: float = 0.5,
-                 metrics: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Write ``model.ts`` and ``model.json`` for the trained model in ``model_file``; returns the metadata."""
+                 metrics: Mapping[str, Any] | None = None, val_iou_fg: float | None = None) -> dict[str, Any]:
+    """Write ``model.ts`` and ``model.json`` for the trained model in ``model_file``; returns the metadata.
+
+    ``metrics``: the test scores (empty for a task without a test region); ``val_iou_fg``: the
+    validation IoU the model was selected on.
+    """
     blob = read_model_file(model_file)
     model = load_model(model_file).eval()
     patch = tuple(blob.get("patch_size") or (18, 160, 160))
@@ -42,7 +46,7 @@ def export_model(model_file: str | Path, out_dir: str | Path, *, preprocess: Map
         **{k: blob.get(k) for k in ("source", "target", "budget", "rep", "seed", "config_hash", "selected_step", "demo")},
         "widths": blob["widths"], "bn_momentum": blob["bn_momentum"], "patch_size": list(patch),
         "preprocess": dict(preprocess or {}), "normalisation": NORMALISATION, "voxel_nm": voxel_nm,
-        "threshold": threshold, "overlap": overlap, "metrics": dict(metrics or {}),
+        "threshold": threshold, "overlap": overlap, "metrics": dict(metrics or {}), "val_iou_fg": val_iou_fg,
     }
     out_dir = Path(out_dir)
     with atomic_path(out_dir / "model.ts") as tmp, warnings.catch_warnings():

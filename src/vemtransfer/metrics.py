@@ -3,7 +3,9 @@
 The paper reports "IoU"; the authors' torchmetrics call averaged the foreground and the
 background IoU, which flatters sparse objects (background IoU is near 1). We report the
 foreground IoU and that mean side by side, so our numbers can be compared with theirs and
-with the literature. Counts are exact integers over the whole test volume.
+with the literature. Counts are exact integers over the whole test volume; voxels whose
+label is neither 0 nor 1 (:data:`vemtransfer.data.IGNORE`: sections nobody annotated) are
+not counted.
 """
 
 from __future__ import annotations
@@ -24,15 +26,20 @@ class Counts:
 
 
 def confusion(pred: np.ndarray, label: np.ndarray) -> Counts:
-    """Confusion counts of two boolean arrays of the same shape."""
+    """Confusion counts of a boolean prediction against a label of the same shape.
+
+    ``label`` is boolean or 0/1 (foreground 1); any other value marks a voxel left out.
+    """
     if pred.shape != label.shape:
         raise ValueError(f"prediction shape {pred.shape} != label shape {label.shape}")
     pred = pred.astype(bool, copy=False)
-    label = label.astype(bool, copy=False)
-    tp = int(np.count_nonzero(pred & label))
-    fp = int(np.count_nonzero(pred)) - tp
-    fn = int(np.count_nonzero(label)) - tp
-    return Counts(tp, fp, fn, pred.size - tp - fp - fn)
+    fg = label == 1
+    tp = int(np.count_nonzero(pred & fg))
+    fn = int(np.count_nonzero(fg)) - tp
+    del fg
+    bg = label == 0
+    fp = int(np.count_nonzero(pred & bg))
+    return Counts(tp, fp, fn, int(np.count_nonzero(bg)) - fp)
 
 
 def _ratio(num: int, den: int) -> float | None:

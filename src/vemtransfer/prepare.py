@@ -9,6 +9,11 @@ instance ids lose their boundary pixels first), resized with the same interpolat
 floats and thresholded at 0.5. Images are stored as uint8 and scaled to [-1, 1] when read.
 The validation split is ours (the authors selected models on the test set): the far end of
 the training region along one axis. Only one section is in memory at a time.
+
+Sparsely annotated volumes (``labelled_sections``): the image keeps every section of the
+region, so patches see their real 3-D context, while label sections nobody annotated are
+written as :data:`~vemtransfer.data.IGNORE` and never read from the source; training
+patches must hold a labelled section. A task without a test region gets an empty test split.
 """
 
 from __future__ import annotations
@@ -26,9 +31,9 @@ import numpy as np
 from scipy import ndimage
 
 from vemtransfer.config import Region, TaskSpec
-from vemtransfer.data import split_paths, subset_order, tile_origins
+from vemtransfer.data import IGNORE, split_paths, subset_order, tile_origins
 from vemtransfer.sources.store import Sections
-from vemtransfer.storage import npy_section_writer, write_json
+from vemtransfer.storage import npy_section_writer, write_json, write_npy
 
 AXES = "zyx"
 
@@ -125,8 +130,11 @@ class _Split:
     yx: tuple[slice, slice]
 
 
-def _plan(region: Region, sections: Sections) -> _Split:
+def _plan(region: Region | None, sections: Sections) -> _Split:
+    """The sections of ``region`` (none for an absent test region), volume by volume."""
     items, blocks = [], []
+    if region is None:
+        return _Split(items, blocks, (slice(None), slice(None)))
     for volume in region.volumes or sections.volumes():
         zs = list(range(*region.z)) if region.z else sections.indices(volume)
         items += [(volume, z) for z in zs]
@@ -135,7 +143,10 @@ def _plan(region: Region, sections: Sections) -> _Split:
 
 
 def _section_pair(sections: Sections, task: TaskSpec, volume: str, z: int, yx: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+    """One prepared image section and its label (all :data:`IGNORE` on a section nobody labelled)."""
     image = preprocess_image(sections.image(volume, z), task.preprocess)[yx]
+    if task.labelled is not None and z not in task.labelled:
+        return image, np.full(image.shape, IGNORE, np.uint8)
     label = preprocess_label(sections.label(task.label, volume, z), task.preprocess)[yx]
     if image.shape != label.shape:
         raise ValueError(f"task {task.id}: section {volume}/{z} image {image.shape} != label {label.shape}")
@@ -175,7 +186,7 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
     if task.label not in sections.labels():
         raise ValueError(f"task {task.id}: source has no {task.label!r} labels (has {list(sections.labels())})")
     train, test = _plan(task.train, sections), _plan(task.test, sections)
-    if not train.items or not test.items:
+    if not train.items or (task.test is not None and not test.items):
         raise ValueError(f"task {task.id}: empty train or test region")
     first = sections.image(*train.items[0])  # its shapes, raw and prepared, size every split
     raw_shape = first.shape
@@ -186,18 +197,20 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
     counts = {"train": sum(blocks["train"]), "val": sum(blocks["val"]), "test": len(test.items)}
     summary: dict[str, Any] = {"task": task.id, "fold": fold, "source": task.source, "patch_size": list(patch_size), "stride": list(stride),
                                "raw_section_shape": list(raw_shape), "z_step": (task.train.z or (0, 0, 1))[2],
-                               "preprocess": dict(task.preprocess), "splits": {}}
-    fg = dict.fromkeys(counts, 0)
+                               "preprocess": dict(task.preprocess), "has_test": task.test is not None,
+                               "sparse": task.labelled is not None, "splits": {}}
+    fg, labelled = dict.fromkeys(counts, 0), {split: [] for split in counts}  # labelled: per written section
     with contextlib.ExitStack() as stack:
         writers = {
             (split, kind): stack.enter_context(npy_section_writer(path, counts[split]))
-            for split in counts for kind, path in zip(("image", "label"), split_paths(out_dir, split))
+            for split in counts if counts[split] for kind, path in zip(("image", "label"), split_paths(out_dir, split))
         }
 
         def put(split: str, image: np.ndarray, label: np.ndarray) -> None:
             writers[split, "image"](image)
             writers[split, "label"](label)
-            fg[split] += int(label.sum())
+            fg[split] += int(np.count_nonzero(label == 1))
+            labelled[split].append(bool(label.size and label.flat[0] != IGNORE))
 
         for i, (volume, z) in enumerate(train.items):
             image, label = _section_pair(sections, task, volume, z, train.yx)
@@ -206,15 +219,26 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
                     put(split, image[yx], label[yx])
         for volume, z in test.items:
             put("test", *_section_pair(sections, task, volume, z, test.yx))
-        if fg["train"] == 0:  # inside the writers' block: nothing is written
+        # checked inside the writers' block: on error nothing is written
+        for split in counts:
+            if counts[split] and not any(labelled[split]):
+                raise ValueError(f"task {task.id}: no labelled section in the {split} split (labelled_sections: {sorted(task.labelled or ())})")
+        if fg["train"] == 0:
             raise ValueError(f"task {task.id}: the {task.label!r} labels are empty in the training region")
+    if not counts["test"]:  # no test region: an empty split keeps every prepared dataset alike
+        for path in split_paths(out_dir, "test"):
+            write_npy(path, np.zeros((0, *hw), np.uint8))
     for split in counts:
         shape = np.load(split_paths(out_dir, split)[0], mmap_mode="r").shape
-        summary["splits"][split] = {"shape": list(shape), "blocks": blocks[split], "foreground": fg[split] / math.prod(shape)}
-    origins = _block_origins(blocks["train"], tuple(summary["splits"]["train"]["shape"][1:]), patch_size, stride)
+        scored = sum(labelled[split]) * math.prod(shape[1:])
+        summary["splits"][split] = {"shape": list(shape), "blocks": blocks[split], "labelled_sections": sum(labelled[split]),
+                                    "foreground": fg[split] / scored if scored else None}
+    train_shape = tuple(summary["splits"]["train"]["shape"][1:])
+    origins = [o for o in _block_origins(blocks["train"], train_shape, patch_size, stride) if any(labelled["train"][o[0]:o[0] + patch_size[0]])]
     if not origins:
-        raise ValueError(f"task {task.id}: training region {summary['splits']['train']['shape']} holds no {patch_size} patch")
-    summary["test_patches"] = len(_block_origins(blocks["test"], tuple(summary["splits"]["test"]["shape"][1:]), patch_size, stride))
+        raise ValueError(f"task {task.id}: training region {summary['splits']['train']['shape']} holds no {patch_size} patch"
+                         + (" with a labelled section" if task.labelled is not None else ""))
+    summary["test_patches"] = len(_block_origins(blocks["test"], tuple(summary["splits"]["test"]["shape"][1:]), patch_size, stride)) if counts["test"] else 0
     summary["origins"] = [list(o) for o in origins]
     summary["subset_order"] = subset_order(len(origins), seed)
     write_json(Path(out_dir) / "patches.json", summary)

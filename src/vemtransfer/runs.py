@@ -42,10 +42,14 @@ def model_path(raw: Mapping[str, Any], model_id: str) -> Path:
     return Path(raw["results_dir"]) / "models" / model_id / "model.pt"
 
 
-def download_run(raw_config: Mapping[str, Any], source: str, manifest: str | Path) -> list[dict[str, Any]]:
-    """Fetch what the configured tasks need of ``source``; the manifest is written last (it marks done)."""
+def download_run(raw_config: Mapping[str, Any], source: str, manifest: str | Path, sha256sums: str | Path | None = None) -> list[dict[str, Any]]:
+    """Fetch what the configured tasks need of ``source``; the manifest is written last (it marks done).
+
+    ``sha256sums``: where the source's checksum list was found, if not at its configured path.
+    """
     cfg = validate_config(raw_config)
-    records = fetch_source(source, cfg.raw["sources"][source], raw_dir(cfg.raw, source), needed_sections(cfg, source))
+    spec = dict(cfg.raw["sources"][source]) | ({"sha256sums": str(sha256sums)} if sha256sums else {})
+    records = fetch_source(source, spec, raw_dir(cfg.raw, source), needed_sections(cfg, source))
     write_manifest(manifest, records)
     return records
 
@@ -79,7 +83,7 @@ def train_run(raw_config: Mapping[str, Any], source: str, target: str, budget: s
     return train_model(
         load_split(folder, "train"), load_split(folder, "val"), origins, cfg.patch_size,
         cfg.train_config(stage), cfg.model, cfg.evaluation, Path(out_model).parent, seed,
-        init=init, meta=meta,
+        init=init, meta=meta, sparse=cfg.tasks[target].labelled is not None,
     )
 
 

@@ -65,7 +65,7 @@ class _Progress:
 def validate(model: RSUNet, val: Volume, patch_size: tuple[int, int, int], cfg: EvalConfig, device: torch.device, amp: bool) -> dict[str, float | None]:
     """Scores of the binarised prediction over the whole validation volume."""
     prob = predict_volume(model, val.image, patch_size, cfg.overlap, cfg.batch_size, device, amp)
-    return scores(confusion(prob > cfg.threshold, np.asarray(val.label) > 0))
+    return scores(confusion(prob > cfg.threshold, np.asarray(val.label)))
 
 
 def _resume(path: Path, signature: dict, model: RSUNet, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> _Progress:
@@ -105,16 +105,18 @@ def train_model(
     device: torch.device | None = None,
     meta: dict[str, Any] | None = None,
     callback: Callable[[int], None] | None = None,
+    sparse: bool = False,
 ) -> dict[str, Any]:
     """Train on ``origins`` patches of ``train``, keep the best model on ``val``.
 
     Writes ``model.pt`` and ``history.json`` into ``out_dir``; while running, a resumable
     ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps, which a rerun of the same job
-    picks up. ``callback(step)`` runs after every step (progress hooks, tests).
+    picks up. ``callback(step)`` runs after every step (progress hooks, tests). ``sparse``:
+    the labels hold :data:`~vemtransfer.data.IGNORE` sections, left out of the loss.
     """
     out_dir, device = Path(out_dir), device or pick_device()
     with _determinism(cfg.deterministic):
-        return _train(train, val, origins, patch_size, cfg, model_cfg, eval_cfg, out_dir, seed, init, device, meta, callback)
+        return _train(train, val, origins, patch_size, cfg, model_cfg, eval_cfg, out_dir, seed, init, device, meta, callback, sparse)
 
 
 @contextlib.contextmanager
@@ -141,7 +143,7 @@ def _determinism(on: bool) -> Iterator[None]:
 
 def _train(train: Volume, val: Volume, origins: list[tuple[int, ...]], patch_size: tuple[int, int, int], cfg: TrainConfig, model_cfg: ModelConfig,
            eval_cfg: EvalConfig, out_dir: Path, seed: int, init: str | Path | None, device: torch.device, meta: dict[str, Any] | None,
-           callback: Callable[[int], None] | None) -> dict[str, Any]:
+           callback: Callable[[int], None] | None, sparse: bool) -> dict[str, Any]:
     torch.manual_seed(seed)
     model = RSUNet(model_cfg.widths, model_cfg.bn_momentum)
     transferred = load_pretrained_weights(model, init) if init else 0
@@ -153,7 +155,7 @@ def _train(train: Volume, val: Volume, origins: list[tuple[int, ...]], patch_siz
     amp = cfg.amp and device.type == "cuda"
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type == "cuda")
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
-    loss_fn = DiceCELoss(cfg.pos_weight, cfg.dice_smooth).to(device)
+    loss_fn = DiceCELoss(cfg.pos_weight, cfg.dice_smooth, ignore=sparse).to(device)
     data = PatchBatches(train, origins, patch_size, cfg, seed)
     signature = {"seed": seed, "steps": len(data), "patches": len(origins), "init": str(init), "widths": list(model_cfg.widths)}
     ckpt_path = out_dir / "checkpoint.pt"

@@ -1,10 +1,11 @@
 # Config validation, paths and input functions; no rules.
 import re
+from pathlib import Path
 
 from vemtransfer import design
 from vemtransfer.baselines import design as baselines_design
 from vemtransfer.config import NO_PRETRAIN, validate_config
-from vemtransfer.sources import DOWNLOAD_KINDS
+from vemtransfer.sources import DOWNLOAD_KINDS, needed_sections
 
 CFG = validate_config(config)  # one clear error naming the key, before anything runs
 EXP = CFG.experiment
@@ -99,6 +100,19 @@ def task_prediction_inputs(wildcards):
             "image": f"{RES}/prepared/volumes/{wildcards.task}.image.npy"}
 
 
+def checksum_list(dataset):
+    """{sha256sums: path} of a source that has a checksum list: a relative path is looked up in
+    the working directory, then beside the Snakefile (the shipped config/), so the shipped
+    configs also run with --directory elsewhere."""
+    spec = CFG.raw["sources"][dataset]
+    if "sha256sums" not in spec:
+        return {}
+    path = Path(spec["sha256sums"])
+    if not path.is_absolute() and not path.exists() and (Path(workflow.basedir) / path).exists():
+        path = Path(workflow.basedir) / path
+    return {"sha256sums": str(path)}
+
+
 BASE_RES = CFG.raw["resources"]["baselines"]
 BASELINES = CFG.raw.get("baselines")  # Table 3 (absent = no baselines)
 
@@ -123,7 +137,7 @@ def table3_inputs(wildcards):
     return out
 
 
-TABLES = [f"{R}/tables/table1.csv", f"{R}/tables/table2.csv"]
+TABLES = [f"{R}/tables/table1.csv"] + ([f"{R}/tables/table2.csv"] if EXP.targets else [])  # none: recommend tasks only
 if BASELINES:
     TABLES.append(f"{R}/tables/table3.csv")
 FIGURES = [f"{R}/figures/fig2.png"] if EXP.scenarios else []

@@ -29,12 +29,15 @@ Needed = Mapping[str, Mapping[str, "list[int] | None"]]
 ``None`` for every section. Volumes and kinds no task uses are absent."""
 
 
-def _need(kinds: dict[str, set[int] | None], kind: str, z: tuple[int, ...] | list[int] | None) -> None:
-    """Add the sections of range ``z`` (None: all sections) to what ``kind`` needs."""
-    if z is None or kinds.get(kind, set()) is None:
+def _need(kinds: dict[str, set[int] | None], kind: str, z: tuple[int, ...] | None, only: frozenset[int] | None = None) -> None:
+    """Add the sections of range ``z`` (None: all sections), or of them those in ``only``, to what ``kind`` needs."""
+    if kinds.get(kind, set()) is None:
+        return
+    if z is None and only is None:
         kinds[kind] = None
     else:
-        kinds.setdefault(kind, set()).update(range(*z))  # type: ignore[union-attr]
+        zs = set(range(*z)) if z is not None else set(only)  # type: ignore[arg-type]
+        kinds.setdefault(kind, set()).update(zs & only if only is not None else zs)  # type: ignore[union-attr]
 
 
 def needed_sections(cfg: Config, source: str) -> dict[str, dict[str, list[int] | None]]:
@@ -46,8 +49,8 @@ def needed_sections(cfg: Config, source: str) -> dict[str, dict[str, list[int] |
             continue
         for region in task.regions():
             for v in region.volumes or tuple(spec.get("volumes", [MAIN])):
-                for kind in (IMAGE, task.label):
-                    _need(needed.setdefault(v, {}), kind, region.z)
+                _need(needed.setdefault(v, {}), IMAGE, region.z)
+                _need(needed[v], task.label, region.z, task.labelled)  # a sparse task: its labelled sections only
     fig5 = cfg.raw.get("figures", {}).get("fig5")
     if fig5 and fig5["source"] == source:  # the whole volume of Fig. 5: images only
         _need(needed.setdefault(MAIN, {}), IMAGE, fig5.get("z"))
