@@ -35,6 +35,23 @@ def machine(device: torch.device | None = None) -> str:
     return f"{what}; host {cpu_model()}, nproc={os.cpu_count()}; torch {torch.__version__}"
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB: VmHWM of /proc/self/status on Linux.
+
+    Not ``ru_maxrss``: a child started by ``subprocess`` (vfork + exec) inherits its parent's
+    high-water mark there, so a large parent would inflate every child's figure.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def sync(device: torch.device) -> None:
     """Wait for queued GPU work so a wall-clock reading covers it (a no-op on CPU)."""
     if device.type == "cuda":

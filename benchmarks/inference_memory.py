@@ -4,7 +4,7 @@ Why: Fig. 5 segments a 219 x 2000 x 2000 volume, whose float32 accumulators alon
 comfortably in RAM. ``infer.predict_volume`` holds the volume's blend accumulators in
 memory (its peak grows with the volume); ``volume.predict_to_zarr`` works chunk by chunk
 (its peak should stay flat). Each measurement runs in a fresh subprocess so one case's
-allocations cannot inflate another's peak RSS (``ru_maxrss`` of that process, which
+allocations cannot inflate another's peak RSS (VmHWM of that process, which
 includes ~300 MB of torch itself). What matters is how the peak *grows* from the smallest to
 the largest volume. Peak GPU memory is reported when CUDA is used.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks._common import ints, machine, table
+from benchmarks._common import ints, machine, peak_rss_mb, table
 
 METHODS = ("predict_volume", "predict_to_zarr")
 
@@ -50,7 +49,7 @@ def _child(method: str, image_path: str, out_dir: str, widths: Sequence[int], pa
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0
     gpu = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
-    return {"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "gpu_mb": gpu}
+    return {"seconds": seconds, "rss_mb": peak_rss_mb(), "gpu_mb": gpu}
 
 
 def measure(method: str, image_path: Path, out_dir: Path, args: argparse.Namespace) -> dict[str, float]:

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from benchmarks import inference_memory, train_throughput, workflow_overhead
+from benchmarks import inference_memory, prepare_memory, train_throughput, workflow_overhead
 
 
 def _rows(text: str) -> list[list[str]]:
@@ -58,3 +58,13 @@ def test_workflow_overhead_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     rows = _rows(capsys.readouterr().out)
     assert [r[0].split()[0] for r in rows[1:]] == ["python", "python", "snakemake"]
     assert _number(rows[-1][2]) > 0 and int(rows[-1][3]) > 0
+
+
+def test_prepare_memory_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = prepare_memory.main(["--smoke"])
+    out = capsys.readouterr().out
+    assert [r[0] for r in rows] == ["stack the region", "prepare_task", "one section", "stack the region", "prepare_task"]
+    for r in _rows(out)[1:6]:
+        assert _number(r[2]) > 0 and _number(r[4]) >= _number(r[3]) > 0  # seconds; peak >= peak after imports
+    derived = {r[0]: r[1] for r in _rows(out) if len(r) == 2}
+    assert any(k.startswith("prepare_task: peak RSS growth") for k in derived)
