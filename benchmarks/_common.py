@@ -6,8 +6,11 @@ without its CPU/GPU is meaningless and must never be mistaken for a GPU figure.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -70,6 +73,20 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
     return str(value)
+
+
+def run_child(module: str, args: Sequence[str], what: str) -> dict[str, float]:
+    """``python -m module --child ...`` in a fresh interpreter (so one case's allocations cannot
+    inflate another's peak); its last stdout line is the JSON result."""
+    done = subprocess.run([sys.executable, "-m", module, "--child", *args], capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def csv(values: Sequence[int]) -> str:
+    """``(6, 48, 48)`` -> ``6,48,48``: the inverse of :func:`ints`, for child command lines."""
+    return ",".join(map(str, values))
 
 
 def ints(text: str) -> tuple[int, ...]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -23,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks._common import ints, machine, peak_rss_mb, table
+from benchmarks._common import csv, ints, machine, peak_rss_mb, run_child, table
 
 METHODS = ("predict_volume", "predict_to_zarr")
 
@@ -53,18 +51,10 @@ def _child(method: str, image_path: str, out_dir: str, widths: Sequence[int], pa
 
 
 def measure(method: str, image_path: Path, out_dir: Path, args: argparse.Namespace) -> dict[str, float]:
-    """One case in a fresh interpreter; its last stdout line is the JSON result."""
-    cmd = [sys.executable, "-m", "benchmarks.inference_memory", "--child", method, str(image_path), str(out_dir),
-           "--widths", _csv(args.widths), "--patch", _csv(args.patch), "--chunk", _csv(args.chunk),
-           "--batch", str(args.batch), "--device", args.device]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise RuntimeError(f"{method} on {image_path.name} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _csv(values: Sequence[int]) -> str:
-    return ",".join(map(str, values))
+    """One case in a fresh interpreter."""
+    child = [method, str(image_path), str(out_dir), "--widths", csv(args.widths), "--patch", csv(args.patch), "--chunk", csv(args.chunk),
+             "--batch", str(args.batch), "--device", args.device]
+    return run_child("benchmarks.inference_memory", child, f"{method} on {image_path.name}")
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -98,17 +88,17 @@ def main(argv: Sequence[str] | None = None) -> list[list[object]]:
         tmp = Path(tmp_dir)
         rng = np.random.default_rng(0)
         for size in args.sizes:
-            path = tmp / f"image_{_csv(size)}.npy"
+            path = tmp / f"image_{csv(size)}.npy"
             np.save(path, rng.integers(0, 256, size, dtype=np.uint8))
             for method in METHODS:
                 r = measure(method, path, tmp, args)
                 voxels = int(np.prod(size))
                 peaks[method].append(r["rss_mb"])
                 rates[method].append(voxels / r["seconds"])
-                rows.append([_csv(size), f"{voxels / 1e6:.2f}", method, r["seconds"], voxels / r["seconds"],
+                rows.append([csv(size), f"{voxels / 1e6:.2f}", method, r["seconds"], voxels / r["seconds"],
                              r["rss_mb"], r["gpu_mb"]])
     print(f"# whole-volume inference on {machine(torch.device(args.device))}")
-    print(f"# widths {_csv(args.widths)}, patch {'x'.join(map(str, args.patch))}, overlap 0.5, batch {args.batch}, "
+    print(f"# widths {csv(args.widths)}, patch {'x'.join(map(str, args.patch))}, overlap 0.5, batch {args.batch}, "
           f"zarr chunk {'x'.join(map(str, args.chunk))}; peak GPU MB nan = no CUDA")
     print(table(["volume z,y,x", "Mvoxels", "method", "seconds", "voxels/s", "peak RSS MB", "peak GPU MB"], rows))
     mvox = (np.prod(args.sizes[-1]) - np.prod(args.sizes[0])) / 1e6

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -24,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import cpu_model, ints, peak_rss_mb, table
+from benchmarks._common import cpu_model, csv, ints, peak_rss_mb, run_child, table
 
 CASES = ("one section", "stack the region", "prepare_task")
 
@@ -66,17 +64,9 @@ def _store(raw_dir: Path, n: int, shape: Sequence[int]) -> None:
 
 
 def measure(case: str, raw_dir: Path, n: int, args: argparse.Namespace) -> dict[str, float]:
-    """One case in a fresh interpreter; its last stdout line is the JSON result."""
-    cmd = [sys.executable, "-m", "benchmarks.prepare_memory", "--child", case, str(raw_dir), str(n), "--resize", _csv(args.resize)]
-    cmd += ["--crop", _csv(args.crop)] if args.crop else []
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise RuntimeError(f"{case} with {n} sections failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _csv(values: Sequence[int]) -> str:
-    return ",".join(map(str, values))
+    """One case in a fresh interpreter."""
+    child = [case, str(raw_dir), str(n), "--resize", csv(args.resize)] + (["--crop", csv(args.crop)] if args.crop else [])
+    return run_child("benchmarks.prepare_memory", child, f"{case} with {n} sections")
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
