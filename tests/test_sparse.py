@@ -67,10 +67,12 @@ def _config(tiny_raw: dict, tmp_path: Path, **task) -> dict:
     return tiny_raw
 
 
-def test_prepare_keeps_every_image_section_and_only_the_labelled_label_sections(tiny_raw, tmp_path):
+def test_prepare_keeps_every_image_section_and_only_the_labelled_label_sections(tiny_raw, tmp_path, caplog):
     raw = _config(tiny_raw, tmp_path, test={"z": [12, 16]})
+    raw["tasks"]["Lab-M"]["labelled_sections"] = [*LABELLED, 40]
     cfg = validate_config(raw)
     summary = runs.prepare_run(raw, "Lab-M")  # never reads a 7: unlabelled label sections are not read
+    assert "labelled sections [40] lie in no train/test region" in caplog.text
     folder = runs.task_dir(cfg.raw, "Lab-M")
     train, test = load_split(folder, "train"), load_split(folder, "test")
     assert train.image.shape[0] == 12 and test.image.shape[0] == 4

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from vemtransfer.sources.store import Sections
 from vemtransfer.storage import npy_section_writer, write_json, write_npy
 
 AXES = "zyx"
+log = logging.getLogger(__name__)
 
 
 def enhance(section: np.ndarray) -> np.ndarray:
@@ -188,6 +190,9 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
     train, test = _plan(task.train, sections), _plan(task.test, sections)
     if not train.items or (task.test is not None and not test.items):
         raise ValueError(f"task {task.id}: empty train or test region")
+    unused = sorted((task.labelled or set()) - {z for _, z in train.items + test.items})
+    if unused:  # a typo, or sections held out on purpose: say so either way
+        log.warning("task %s: labelled sections %s lie in no train/test region and are not used", task.id, unused)
     first = sections.image(*train.items[0])  # its shapes, raw and prepared, size every split
     raw_shape = first.shape
     task = dataclasses.replace(task, preprocess=resolve_preprocess(task.preprocess, voxel_nm, raw_shape))
