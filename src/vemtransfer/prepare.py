@@ -243,7 +243,7 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
     if not origins:
         raise ValueError(f"task {task.id}: training region {summary['splits']['train']['shape']} holds no {patch_size} patch"
                          + (" with a labelled section" if task.labelled is not None else ""))
-    summary["test_patches"] = len(_block_origins(blocks["test"], tuple(summary["splits"]["test"]["shape"][1:]), patch_size, stride)) if counts["test"] else 0
+    summary["test_patches"] = len(_block_origins(blocks["test"], tuple(summary["splits"]["test"]["shape"][1:]), patch_size, stride))
     summary["origins"] = [list(o) for o in origins]
     summary["subset_order"] = subset_order(len(origins), seed)
     write_json(Path(out_dir) / "patches.json", summary)

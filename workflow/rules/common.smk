@@ -28,6 +28,11 @@ def prepared(data, *splits):
     return [f"{RES}/prepared/{data}/{s}.{kind}.npy" for s in splits for kind in ("image", "label")]
 
 
+def patch_index(data):
+    """The patches.json of dataset ``data``, written last by prepare_task (it marks the dataset done)."""
+    return f"{RES}/prepared/{data}/patches.json"
+
+
 def task_data(task, rep):
     """The prepared dataset that repeat ``rep`` of ``task`` uses (its fold, for a task with folds)."""
     return CFG.tasks[task].data_id(int(rep))

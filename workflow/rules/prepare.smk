@@ -7,7 +7,7 @@ rule prepare_task:
         source_inputs,
     output:
         prepared("{data}", "train", "val", "test"),
-        patches=f"{RES}/prepared/{{data}}/patches.json",
+        patches=patch_index("{data}"),
     log:
         f"{LOGS}/prepare_task/{{data}}.log",
     benchmark:
@@ -24,7 +24,7 @@ rule prepare_task:
 
 rule make_table1:
     input:
-        [f"{RES}/prepared/{data}/patches.json" for task in CFG.tasks.values() for data in task.data_ids()],
+        [patch_index(data) for task in CFG.tasks.values() for data in task.data_ids()],
     output:
         csv=report(f"{R}/tables/table1.csv", caption="../report/table1.rst", category="Tables"),
         md=f"{R}/tables/table1.md",

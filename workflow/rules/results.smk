@@ -39,7 +39,7 @@ if "fig3" in FIGS:
         input:
             predictions=[prediction(r) for r in FIG_RUNS["fig3"]],
             test=prepared(task_data(FIGS["fig3"]["target"], FIGS["rep"]), "test"),
-            patches=f"{RES}/prepared/{task_data(FIGS['fig3']['target'], FIGS['rep'])}/patches.json",
+            patches=patch_index(task_data(FIGS["fig3"]["target"], FIGS["rep"])),
         output:
             report(f"{R}/figures/fig3.png", caption="../report/fig3.rst", category="Figures"),
         log:

@@ -7,7 +7,7 @@ IMPORTED = list(CFG.raw["pretrained"])  # source tasks whose models are imported
 rule pretrain_model:
     input:
         lambda w: prepared(task_data(w.task, w.rep), "train", "val"),
-        patches=lambda w: f"{RES}/prepared/{task_data(w.task, w.rep)}/patches.json",
+        patches=lambda w: patch_index(task_data(w.task, w.rep)),
     output:
         model=f"{R}/models/pretrain/{{task}}/rep{{rep}}/model.pt",
         history=f"{R}/models/pretrain/{{task}}/rep{{rep}}/history.json",
@@ -44,7 +44,7 @@ rule import_pretrained:
 rule finetune_model:
     input:
         lambda w: prepared(task_data(w.target, w.rep), "train", "val"),
-        patches=lambda w: f"{RES}/prepared/{task_data(w.target, w.rep)}/patches.json",
+        patches=lambda w: patch_index(task_data(w.target, w.rep)),
         init=pretrained_model,
     output:
         model=f"{R}/models/finetune/{{source}}__{{target}}/{{budget}}/rep{{rep}}/model.pt",
