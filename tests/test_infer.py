@@ -43,3 +43,29 @@ def test_predict_restores_training_mode():
     model.train()
     predict_volume(model, np.zeros((4, 16, 16), np.uint8), (4, 16, 16))
     assert model.training
+
+
+def test_crops_are_predicted_one_window_each_and_channels_last_gives_the_same_answer():
+    from vemtransfer.infer import predict_crops
+    from vemtransfer.model import RSUNet
+
+    image = np.random.default_rng(0).integers(0, 256, (6, 40, 40), dtype=np.uint8)
+    origins = [(0, 0, 0), (3, 8, 16), (2, 24, 8)]
+    prob = predict_crops(InputAsLogits(), image, origins, (3, 16, 16), batch_size=2)
+    for p, (z, y, x) in zip(prob, origins):
+        expected = 1 / (1 + np.exp(-3.0 * normalise(image[z:z + 3, y:y + 16, x:x + 16])))
+        assert np.allclose(p, expected, atol=1e-6)
+    torch.manual_seed(0)
+    net = RSUNet((2, 4, 4, 8), planar_levels=1).eval()
+    plain = predict_crops(net, image, origins, (3, 16, 16))
+    fast = predict_crops(net, image, origins, (3, 16, 16), channels_last=True)
+    assert np.allclose(plain, fast, atol=1e-5)
+
+
+def test_training_precision_follows_the_device_and_the_cpu():
+    from vemtransfer.infer import cpu_bf16_native, training_precision
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert training_precision(cuda, True, "fp32") == "fp16" and training_precision(cuda, False, "bf16") == "fp32"
+    assert training_precision(cpu, True, "fp32") == "fp32" and training_precision(cpu, True, "bf16") == "bf16"
+    assert training_precision(cpu, True, "auto") == ("bf16" if cpu_bf16_native() else "fp32")

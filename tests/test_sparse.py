@@ -63,7 +63,7 @@ def _config(tiny_raw: dict, tmp_path: Path, **task) -> dict:
     tiny_raw["sources"]["lab"] = _sparse_volume(tmp_path)
     tiny_raw["tasks"]["Lab-M"] = {"source": "lab", "label": "mito", "train": {"z": [0, 12]}, "validation": {"axis": "y", "fraction": 0.4},
                                   "labelled_sections": LABELLED, **task}
-    tiny_raw["recommend"] = {"tasks": ["Lab-M"]}
+    tiny_raw["recommend"] = {"tasks": ["Lab-M"], "repeats": 1}
     return tiny_raw
 
 
@@ -89,7 +89,7 @@ def test_prepare_keeps_every_image_section_and_only_the_labelled_label_sections(
 def test_needed_sections_of_a_sparse_downloaded_task_are_its_labelled_ones(tiny_raw, repo):
     tiny_raw["sources"]["remote"] = yaml.safe_load((repo / "config" / "mini.yaml").read_text())["sources"]["fly_vnc"]  # per-section files
     tiny_raw["tasks"]["Remote-M"] = {"source": "remote", "label": "mito", "train": {"z": [0, 12]}, "test": {"z": [12, 16]}, "labelled_sections": [2, 9, 14, 30]}
-    tiny_raw["recommend"] = {"tasks": ["Remote-M"]}
+    tiny_raw["recommend"] = {"tasks": ["Remote-M"], "repeats": 1}
     needed = needed_sections(validate_config(tiny_raw), "remote")
     assert needed["main"]["image"] == list(range(16)) and needed["main"]["mito"] == [2, 9, 14]
 

@@ -45,7 +45,7 @@ def _config(tmp_path: Path, image: Path, label: Path) -> dict:
         "train": {"batch_size": 4, "pretrain": {"epochs": 100, "max_steps": 100}, "finetune": {"epochs": 100, "max_steps": 20},
                   "val_every": 10, "checkpoint_every": 50, "log_every": 10, "num_workers": 0},
         "experiment": {"repeats": 1, "sources": ["SynthKidney-M", "SynthBrain-N"], "targets": ["MyLab-M"], "fractions": [1.0, 0.5]},
-        "recommend": {"tasks": ["MyLab-M"]},
+        "recommend": {"tasks": ["MyLab-M"], "repeats": 1},
         "resources": {k: {"threads": 1, "mem_mb": 1000, "runtime": 5} for k in ("train", "evaluate", "prepare")},
     }
 

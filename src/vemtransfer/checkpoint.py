@@ -23,9 +23,17 @@ log = logging.getLogger(__name__)
 
 
 def save_model(path: str | Path, model: RSUNet, meta: dict[str, Any]) -> None:
-    """Write weights plus what is needed to rebuild the network (widths, BN momentum) and ``meta``."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    save_torch(path, {"state_dict": state, "widths": list(model.widths), "bn_momentum": model.bn_momentum, **meta})
+    """Write weights plus what is needed to rebuild the network (widths, BN momentum, planar levels) and ``meta``.
+
+    Tensors are saved contiguous, whatever memory format training used (channels_last).
+    """
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_torch(path, {"state_dict": state, **architecture(model), **meta})
+
+
+def architecture(model: RSUNet) -> dict[str, Any]:
+    """What rebuilds the network: ``RSUNet(**architecture(model))``."""
+    return {"widths": list(model.widths), "bn_momentum": model.bn_momentum, "planar_levels": model.planar_levels}
 
 
 def read_model_file(path: str | Path) -> dict[str, Any]:
@@ -42,7 +50,7 @@ def read_model_file(path: str | Path) -> dict[str, Any]:
 def load_model(path: str | Path) -> RSUNet:
     """Rebuild the network stored in ``path`` with its weights."""
     blob = read_model_file(path)
-    model = RSUNet(blob["widths"], blob["bn_momentum"])
+    model = RSUNet(blob["widths"], blob["bn_momentum"], blob.get("planar_levels", 0))  # files before planar_levels: 0
     model.load_state_dict(blob["state_dict"])
     return model
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import yaml
 
 from vemtransfer.config import ConfigError, NO_PRETRAIN, load_config
-from vemtransfer.design import PRETRAIN_BUDGET, Run, job_counts
+from vemtransfer.design import PRETRAIN_BUDGET, Run, job_counts, pretrained_run
 
 
 def _validate(args: argparse.Namespace) -> None:
     cfg = load_config(args.config)
-    print(f"{args.config}: valid (config hash {cfg.hash}); jobs of the experiment grid:")
+    print(f"{args.config}: valid (config hash {cfg.hash}, recipe {cfg.raw['recipe']}); jobs of the experiment grid:")
     for name, n in job_counts(cfg.experiment).items():
         print(f"  {name:34s} {n}")
 
@@ -48,7 +48,7 @@ def _train(args: argparse.Namespace) -> None:
     out = model_path(cfg.raw, run.model_id)
     init = None
     if not run.is_pretrain and run.source != NO_PRETRAIN:
-        init = model_path(cfg.raw, Run(run.source, run.source, PRETRAIN_BUDGET, run.rep).model_id)
+        init = model_path(cfg.raw, pretrained_run(cfg.experiment, run.source, run.rep).model_id)
     history = train_run(cfg.raw, run.source, run.target, run.budget, run.rep, out, init, args.threads)
     print(f"{out}: best validation IoU {history['best_val_iou_fg']:.4f} at step {history['best_step']}")
 

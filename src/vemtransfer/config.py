@@ -104,6 +104,7 @@ class TaskSpec:
 class ModelConfig:
     widths: tuple[int, ...]
     bn_momentum: float
+    planar_levels: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,19 @@ class TrainConfig:
     brightness: tuple[float, float]
     compile: bool = False
     deterministic: bool = False
+    steps: int | None = None
+    """Fixed optimiser steps at every label budget (overrides epochs/max_steps)."""
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"
+    warmup: float = 0.0
+    sampling: str = "tiles"
+    foreground_fraction: float = 0.0
+    val_crops: int | None = None
+    """Validation crops per validation (None: the whole split)."""
+    val_crop_size: tuple[int, int, int] | None = None
+    channels_last: bool = False
+    cpu_precision: str = "fp32"
 
 
 @dataclass(frozen=True)
@@ -146,9 +160,12 @@ class Experiment:
     repeats: int
     sources: tuple[str, ...]
     targets: tuple[str, ...]
-    finetune_patches: int
+    finetune_patches: int | None
+    """Table 2's budget in patches; None: all of them (budget f1)."""
     fractions: tuple[float, ...]
     scenarios: tuple[Scenario, ...]
+    recommend_repeats: int = 1
+    """Repeats of each recommendation run (recommend.repeats, else repeats)."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +185,7 @@ class Config:
     def train_config(self, stage: str) -> TrainConfig:
         """Training settings of ``stage`` ('pretrain' or 'finetune'), which differ only in length."""
         t = self.raw["train"]
-        aug = t["augment"]
+        aug, val = t["augment"], t["validation"]
         return TrainConfig(
             lr=t["lr"], batch_size=t["batch_size"], pos_weight=t["pos_weight"],
             dice_smooth=t["dice_smooth"], epochs=t[stage]["epochs"],
@@ -177,13 +194,65 @@ class Config:
             num_workers=t["num_workers"], log_every=t["log_every"],
             p_intensity=aug["p_intensity"], contrast=tuple(aug["contrast"]),
             brightness=tuple(aug["brightness"]), compile=t["compile"], deterministic=t["deterministic"],
+            steps=t[stage]["steps"], optimizer=t["optimizer"], weight_decay=t["weight_decay"],
+            lr_schedule=t["lr_schedule"], warmup=t["warmup"], sampling=t["sampling"],
+            foreground_fraction=t["foreground_fraction"], val_crops=val["crops"],
+            val_crop_size=self.val_crop_size, channels_last=t["channels_last"], cpu_precision=t["cpu_precision"],
         )
+
+    @property
+    def val_crop_size(self) -> tuple[int, int, int]:
+        """Validation crop (z, y, x): ``train.validation.size``, else the patch size; validation splits hold at least one."""
+        size = self.raw["train"]["validation"]["size"]
+        return tuple(size) if size else self.patch_size
 
     @property
     def hash(self) -> str:
         """Short hash of the whole validated config, recorded in every metrics file."""
         blob = json.dumps(self.raw, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
+
+
+RECIPES_DIR = Path(__file__).with_name("recipes")
+RECIPE_SECTIONS = ("patches", "model", "train", "evaluation")
+"""The config sections a recipe may set; a recipe is a defaults layer under the config's own values."""
+
+
+def recipe_defaults(name: str) -> dict[str, Any]:
+    """The values recipe ``name`` sets (``paper``: none, the schema's defaults are the paper's)."""
+    if name == "paper":
+        return {}
+    path = RECIPES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(["paper", *sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))])
+        raise ConfigError(f"recipe: unknown recipe {name!r}; recipes are {known}")
+    recipe = yaml.safe_load(path.read_text()) or {}
+    extra = sorted(set(recipe) - set(RECIPE_SECTIONS))
+    if extra:
+        raise ConfigError(f"{path}: a recipe sets only {', '.join(RECIPE_SECTIONS)}, not {', '.join(extra)}")
+    return recipe
+
+
+ATOMIC = {("train", "pretrain"), ("train", "finetune")}
+"""Recipe values the config replaces whole: a training length is epochs (+ max_steps) or steps, never a mix."""
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``over`` on top of ``base``: mappings merge key by key (except :data:`ATOMIC` ones), anything else is replaced."""
+    out = copy.deepcopy(dict(base))
+    for key, value in over.items():
+        nested = isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and (*path, key) not in ATOMIC
+        out[key] = _deep_merge(out[key], value, (*path, key)) if nested else copy.deepcopy(value)
+    return out
+
+
+def apply_recipe(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The config with its recipe's values filled in wherever it does not set them itself."""
+    name = raw.get("recipe", "paper")
+    if not isinstance(name, str):
+        raise ConfigError(f"recipe: expected a recipe name, got {name!r}")
+    recipe = recipe_defaults(name)
+    return {**raw, **{k: _deep_merge(recipe[k], raw.get(k) or {}, (k,)) for k in recipe}}
 
 
 def _extend_with_default(validator_class: type) -> type:
@@ -263,6 +332,7 @@ def _reference_errors(raw: dict) -> list[str]:
     if not exp["targets"] and not raw["recommend"]["tasks"]:
         errors.append("experiment.targets: empty, and no recommend.tasks either: nothing would be fine-tuned")
     errors += _needs_errors(raw, exp, lists)
+    errors += _train_errors(raw)
     for tid, task in tasks.items():
         if "folds" in task and ("train" in task or "test" in task):
             errors.append(f"tasks.{tid}: give either train/test or folds, not both")
@@ -299,6 +369,29 @@ def _needs_errors(raw: dict, exp: dict, baseline_lists: list[tuple[str, list]]) 
     return errors
 
 
+def _train_errors(raw: dict) -> list[str]:
+    """Network and training settings that only make sense together."""
+    widths, train = raw["model"]["widths"], raw["train"]
+    errors = []
+    if raw["model"]["planar_levels"] > len(widths) - 1:
+        errors.append(f"model.planar_levels: {raw['model']['planar_levels']} exceeds the {len(widths) - 1} levels of widths {widths}")
+    divisor = 2 ** (len(widths) - 2)
+    crops = [("patches.size", raw["patches"]["size"])]
+    if train["validation"]["size"]:
+        crops.append(("train.validation.size", train["validation"]["size"]))
+    for where, size in crops:
+        if size[1] % divisor or size[2] % divisor:
+            errors.append(f"{where}: y and x ({size[1]}, {size[2]}) must be multiples of {divisor} ({len(widths) - 2} poolings of model.widths)")
+    for stage in ("pretrain", "finetune"):
+        if train[stage]["steps"] is not None and train[stage]["max_steps"] is not None:
+            errors.append(f"train.{stage}: give steps (a fixed length) or max_steps (a cap on epochs), not both")
+    if train["foreground_fraction"] and train["sampling"] != "random":
+        errors.append("train.foreground_fraction: needs sampling: random (tiles are taken as tiled)")
+    if train["warmup"] and train["lr_schedule"] == "constant":
+        errors.append("train.warmup: needs lr_schedule: cosine")
+    return errors
+
+
 def _range(r: list[int] | None) -> Range | None:
     if r is None:
         return None
@@ -326,7 +419,7 @@ def validate_config(raw: Mapping[str, Any]) -> Config:
 
     Raises :class:`ConfigError` listing every problem, each prefixed by its key path.
     """
-    raw = copy.deepcopy(dict(raw))
+    raw = apply_recipe(copy.deepcopy(dict(raw)))
     errors = _schema_errors(raw)
     if not errors:
         errors = _reference_errors(raw)
@@ -339,11 +432,12 @@ def validate_config(raw: Mapping[str, Any]) -> Config:
         tasks=tasks,
         patch_size=tuple(raw["patches"]["size"]),
         patch_stride=tuple(raw["patches"]["stride"]),
-        model=ModelConfig(tuple(raw["model"]["widths"]), raw["model"]["bn_momentum"]),
+        model=ModelConfig(tuple(raw["model"]["widths"]), raw["model"]["bn_momentum"], raw["model"]["planar_levels"]),
         experiment=Experiment(
             repeats=exp["repeats"], sources=tuple(exp["sources"]), targets=tuple(exp["targets"]),
             finetune_patches=exp["finetune_patches"], fractions=tuple(exp["fractions"]),
             scenarios=tuple(Scenario(**s) for s in exp["scenarios"]),
+            recommend_repeats=raw["recommend"]["repeats"] or exp["repeats"],
         ),
         evaluation=EvalConfig(**raw["evaluation"]),
         seed=raw["seed"],

@@ -40,8 +40,18 @@ class Run:
         return f"finetune/{self.source}__{self.target}/{self.budget}/rep{self.rep}"
 
 
+def pretrained_run(exp: Experiment, source: str, rep: int) -> Run:
+    """The pretrained model that repeat ``rep`` of a fine-tune from ``source`` starts from.
+
+    Repeat r uses pretrained repeat r; recommendation repeats beyond ``exp.repeats`` cycle
+    through the experiment's pretrained models, so more repeats cost fine-tunes, not pretraining.
+    """
+    return Run(source, source, PRETRAIN_BUDGET, (rep - 1) % exp.repeats + 1)
+
+
 def table2_budget(exp: Experiment) -> str:
-    return f"p{exp.finetune_patches}"
+    """Table 2's fine-tuning budget: ``p<N>``, or ``f1`` (every patch) when no patch count is set."""
+    return f"p{exp.finetune_patches}" if exp.finetune_patches else fraction_budget(1.0)
 
 
 def fraction_budget(fraction: float) -> str:
@@ -117,6 +127,7 @@ def figure_runs(figures: Mapping[str, Any], exp: Experiment) -> dict[str, list[R
 
 
 def recommend_runs(exp: Experiment, task: str) -> list[Run]:
-    """Fine-tunes of ``task`` from NoPretrain and every other experiment source, at every fraction and repeat."""
+    """Fine-tunes of ``task`` from NoPretrain and every other experiment source, at every fraction and
+    recommendation repeat (their pretrained models: the same repeat of each source)."""
     sources = [NO_PRETRAIN, *(s for s in exp.sources if s != task)]
-    return [Run(s, task, fraction_budget(f), r) for s in sources for f in exp.fractions for r in reps(exp)]
+    return [Run(s, task, fraction_budget(f), r) for s in sources for f in exp.fractions for r in range(1, exp.recommend_repeats + 1)]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vemtransfer.checkpoint import load_model, read_model_file
+from vemtransfer.checkpoint import architecture, load_model, read_model_file
 from vemtransfer.storage import atomic_path, write_json
 
 NORMALISATION = "uint8 section -> CLAHE(clip 3.5, 8x8 tiles) -> GaussianBlur(3x3, sigma 0.5) -> (x - 127.5) / 127.5"
@@ -44,7 +44,7 @@ def export_model(model_file: str | Path, out_dir: str | Path, *, preprocess: Map
     meta = {
         "format": "vemtransfer-export/1",
         **{k: blob.get(k) for k in ("source", "target", "budget", "rep", "seed", "config_hash", "selected_step", "demo")},
-        "widths": blob["widths"], "bn_momentum": blob["bn_momentum"], "patch_size": list(patch),
+        **architecture(model), "patch_size": list(patch),
         "preprocess": dict(preprocess or {}), "normalisation": NORMALISATION, "voxel_nm": voxel_nm,
         "threshold": threshold, "overlap": overlap, "metrics": dict(metrics or {}), "val_iou_fg": val_iou_fg,
     }

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import ndimage
 
 from vemtransfer.config import Region, TaskSpec
-from vemtransfer.data import IGNORE, split_paths, subset_order, tile_origins
+from vemtransfer.data import IGNORE, cell_origins, split_paths, subset_order, tile_origins
 from vemtransfer.sources.store import Sections
 from vemtransfer.storage import npy_section_writer, write_json, write_npy
 
@@ -107,12 +107,21 @@ def resolve_preprocess(pp: Mapping[str, Any], voxel_nm: Sequence[float] | None, 
     return out
 
 
-def carve_validation(shape: tuple[int, ...], axis: str, fraction: float, patch_size: tuple[int, ...]) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+def prepared_voxel_nm(raw_nm: Sequence[float], raw_section_shape: Sequence[int], z_step: int, pp: Mapping[str, Any]) -> tuple[float, float, float]:
+    """Voxel size (z, y, x, nm) after the z step, crop and resize of a task's preprocessing."""
+    h, w = pp.get("crop_yx", raw_section_shape)
+    out_h, out_w = pp.get("resize_yx", (h, w))
+    return (raw_nm[0] * z_step, raw_nm[1] * h / out_h, raw_nm[2] * w / out_w)
+
+
+def carve_validation(shape: tuple[int, ...], axis: str, fraction: float, patch_size: tuple[int, ...],
+                     val_size: tuple[int, ...] | None = None) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
     """Split a training region into (train, val) slices: the last ``fraction`` along ``axis``,
-    at least one patch long, with at least one patch left for training."""
+    at least one validation crop (``val_size``, default the patch) long, with at least one
+    patch left for training."""
     a = AXES.index(axis)
     n, p = shape[a], patch_size[a]
-    n_val = max(p, math.ceil(fraction * n))
+    n_val = max((val_size or patch_size)[a], math.ceil(fraction * n))
     if n - n_val < p:
         raise ValueError(
             f"training region of {n} along {axis} cannot hold a validation split of {n_val} "
@@ -155,35 +164,43 @@ def _section_pair(sections: Sections, task: TaskSpec, volume: str, z: int, yx: t
     return image, label
 
 
-def _block_origins(blocks: list[int], yx_shape: tuple[int, int], patch_size: tuple[int, ...], stride: tuple[int, ...]) -> list[tuple[int, ...]]:
-    """Patch origins of a stack of volumes, tiled volume by volume (z offsets added)."""
+def _block_origins(blocks: list[int], yx_shape: tuple[int, int], patch_size: tuple[int, ...], stride: tuple[int, ...],
+                   cells: bool = False) -> list[tuple[int, ...]]:
+    """Patch origins of a stack of volumes, tiled volume by volume (z offsets added); with ``cells``,
+    the origins of non-overlapping ``stride``-sized cells covering every volume that holds a patch."""
     origins, z0 = [], 0
     for n in blocks:
         if n >= patch_size[0] and all(s >= p for s, p in zip(yx_shape, patch_size[1:])):
-            origins += [(z + z0, y, x) for z, y, x in tile_origins((n, *yx_shape), patch_size, stride)]
+            grid = cell_origins((n, *yx_shape), stride) if cells else tile_origins((n, *yx_shape), patch_size, stride)
+            origins += [(z + z0, y, x) for z, y, x in grid]
         z0 += n
     return origins
 
 
-def _routes(task: TaskSpec, n: int, hw: tuple[int, int], patch_size: tuple[int, ...], blocks: list[int]) -> tuple[Callable[[int], dict[str, tuple[slice, slice] | None]], dict[str, list[int]]]:
+def _routes(task: TaskSpec, n: int, hw: tuple[int, int], patch_size: tuple[int, ...], blocks: list[int],
+            val_size: tuple[int, ...] | None) -> tuple[Callable[[int], dict[str, tuple[slice, slice] | None]], dict[str, list[int]]]:
     """How each training section is divided between train and val, and their blocks."""
     if task.val_axis == "z":
         if len(blocks) != 1:
             raise ValueError(f"task {task.id}: validation along z needs a single training volume")
-        tr, _ = carve_validation((n, *hw), "z", task.val_fraction, patch_size)
+        tr, _ = carve_validation((n, *hw), "z", task.val_fraction, patch_size, val_size)
         cut, full = tr[0].stop, (slice(None), slice(None))
         return (lambda i: {"train": full if i < cut else None, "val": None if i < cut else full}), {"train": [cut], "val": [n - cut]}
-    tr, va = carve_validation((n, *hw), task.val_axis, task.val_fraction, patch_size)
+    tr, va = carve_validation((n, *hw), task.val_axis, task.val_fraction, patch_size, val_size)
     return (lambda i: {"train": tr[1:], "val": va[1:]}), {"train": blocks, "val": blocks}
 
 
 def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_size: tuple[int, int, int], stride: tuple[int, int, int], seed: int,
-                 voxel_nm: Sequence[float] | None = None, fold: int | None = None) -> dict[str, Any]:
+                 voxel_nm: Sequence[float] | None = None, fold: int | None = None, val_size: tuple[int, int, int] | None = None,
+                 cells: bool = False) -> dict[str, Any]:
     """Write ``{train,val,test}.{image,label}.npy`` and ``patches.json`` into ``out_dir``.
 
     ``voxel_nm`` (the source's) is needed only when the task's preprocessing names a target
     pixel size (``voxel_yx_nm``) instead of a resize; ``fold`` (whose train/test ``task``
-    already holds) is recorded in ``patches.json``.
+    already holds) is recorded in ``patches.json``; ``val_size``: the validation split is
+    carved at least one such crop large (default: one patch). The label budgets are prefixes
+    of a fixed random order of ``origins``: patch-sized tiles at ``stride`` (the paper's), or
+    with ``cells`` non-overlapping ``stride``-sized cells (random-window sampling).
     """
     if task.label not in sections.labels():
         raise ValueError(f"task {task.id}: source has no {task.label!r} labels (has {list(sections.labels())})")
@@ -197,7 +214,7 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
     raw_shape = first.shape
     task = dataclasses.replace(task, preprocess=resolve_preprocess(task.preprocess, voxel_nm, raw_shape))
     hw = preprocess_image(first, task.preprocess)[train.yx].shape
-    route, blocks = _routes(task, len(train.items), hw, patch_size, train.blocks)
+    route, blocks = _routes(task, len(train.items), hw, patch_size, train.blocks, val_size)
     blocks["test"] = test.blocks
     counts = {"train": sum(blocks["train"]), "val": sum(blocks["val"]), "test": len(test.items)}
     summary: dict[str, Any] = {"task": task.id, "fold": fold, "source": task.source, "patch_size": list(patch_size), "stride": list(stride),
@@ -239,11 +256,13 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
         summary["splits"][split] = {"shape": list(shape), "blocks": blocks[split], "labelled_sections": sum(labelled[split]),
                                     "foreground": fg[split] / scored if scored else None}
     train_shape = tuple(summary["splits"]["train"]["shape"][1:])
-    origins = [o for o in _block_origins(blocks["train"], train_shape, patch_size, stride) if any(labelled["train"][o[0]:o[0] + patch_size[0]])]
+    depth = stride[0] if cells else patch_size[0]
+    origins = [o for o in _block_origins(blocks["train"], train_shape, patch_size, stride, cells) if any(labelled["train"][o[0]:o[0] + depth])]
     if not origins:
         raise ValueError(f"task {task.id}: training region {summary['splits']['train']['shape']} holds no {patch_size} patch"
                          + (" with a labelled section" if task.labelled is not None else ""))
     summary["test_patches"] = len(_block_origins(blocks["test"], tuple(summary["splits"]["test"]["shape"][1:]), patch_size, stride))
+    summary["budget_unit"] = "cell" if cells else "tile"
     summary["origins"] = [list(o) for o in origins]
     summary["subset_order"] = subset_order(len(origins), seed)
     write_json(Path(out_dir) / "patches.json", summary)

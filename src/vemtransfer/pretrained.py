@@ -35,14 +35,16 @@ def _copy_verified(src: Path, dest: Path, sha256: str) -> dict[str, Any]:
     return {"path": str(src), "size": record["size"], "sha256": record["sha256"]}
 
 
-def import_model(spec: Mapping[str, Any], dest: str | Path, task: str, widths: list[int]) -> dict[str, Any]:
-    """Fetch (URL) or copy (path) a verified model file to ``dest``; check it is ``task``'s, with ``widths``."""
+def import_model(spec: Mapping[str, Any], dest: str | Path, task: str, widths: list[int], planar_levels: int = 0) -> dict[str, Any]:
+    """Fetch (URL) or copy (path) a verified model file to ``dest``; check it is ``task``'s, with the config's network."""
     dest = Path(dest)
     record = download(spec["url"], dest, sha256=spec["sha256"]) if "url" in spec else _copy_verified(Path(spec["path"]), dest, spec["sha256"])
     try:
         meta = read_model_file(dest)
         if list(meta["widths"]) != list(widths):
             raise ValueError(f"it has widths {list(meta['widths'])}, the config's model has {list(widths)}")
+        if meta.get("planar_levels", 0) != planar_levels:
+            raise ValueError(f"it has planar_levels {meta.get('planar_levels', 0)}, the config's model has {planar_levels}")
         if meta.get("target") != task:
             raise ValueError(f"it was trained on {meta.get('target')!r}, imported as {task!r}")
     except ValueError as exc:

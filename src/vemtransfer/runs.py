@@ -21,8 +21,7 @@ from vemtransfer.data import budget_size, load_split
 from vemtransfer.design import PRETRAIN_BUDGET
 from vemtransfer.evaluate import evaluate_model, git_commit
 from vemtransfer.download import write_manifest
-from vemtransfer.prepare import prepare_task, preprocess_image, resolve_preprocess
-from vemtransfer.report.table1 import prepared_voxel_nm
+from vemtransfer.prepare import prepare_task, prepared_voxel_nm, preprocess_image, resolve_preprocess
 from vemtransfer.sources import fetch_source, needed_sections, open_source
 from vemtransfer.storage import npy_section_writer, write_json
 from vemtransfer.train import job_seed, pick_device, train_model
@@ -62,7 +61,8 @@ def prepare_run(raw_config: Mapping[str, Any], data_id: str) -> dict[str, Any]:
     spec = cfg.raw["sources"][task.source]
     source = open_source(task.source, spec, raw_dir(cfg.raw, task.source))
     return prepare_task(task, source, task_dir(cfg.raw, data_id), cfg.patch_size, task.patch_stride or cfg.patch_stride,
-                        job_seed(cfg.seed, "subsets", data_id), voxel_nm=spec.get("voxel_nm"), fold=task.fold_of_data(data_id))
+                        job_seed(cfg.seed, "subsets", data_id), voxel_nm=spec.get("voxel_nm"), fold=task.fold_of_data(data_id),
+                        val_size=cfg.val_crop_size, cells=cfg.raw["train"]["sampling"] == "random")
 
 
 def train_run(raw_config: Mapping[str, Any], source: str, target: str, budget: str, rep: int, out_model: str | Path, init: str | Path | None, threads: int = 1) -> dict[str, Any]:
@@ -72,11 +72,14 @@ def train_run(raw_config: Mapping[str, Any], source: str, target: str, budget: s
     """
     cfg = validate_config(raw_config)
     torch.set_num_threads(threads)
-    folder = task_dir(cfg.raw, cfg.tasks[target].data_id(rep))
+    data_id = cfg.tasks[target].data_id(rep)
+    folder = task_dir(cfg.raw, data_id)
     index = json.loads((folder / "patches.json").read_text())
     k = budget_size(budget, len(index["origins"]))
     origins = [tuple(index["origins"][i]) for i in index["subset_order"][:k]]
-    seed = job_seed(cfg.seed, "train", source, target, budget, rep)
+    # The seed leaves the source out: every source (and NoPretrain) fine-tuned on the same
+    # target, budget and repeat sees the same batches, so sources are compared paired.
+    seed = job_seed(cfg.seed, "train", target, budget, rep)
     meta = {"source": source, "target": target, "budget": budget, "rep": rep, "seed": seed,
             "config_hash": cfg.hash, "demo": cfg.demo, "patch_size": list(cfg.patch_size)}
     stage = "pretrain" if budget == PRETRAIN_BUDGET else "finetune"
@@ -84,7 +87,18 @@ def train_run(raw_config: Mapping[str, Any], source: str, target: str, budget: s
         load_split(folder, "train"), load_split(folder, "val"), origins, cfg.patch_size,
         cfg.train_config(stage), cfg.model, cfg.evaluation, Path(out_model).parent, seed,
         init=init, meta=meta, sparse=cfg.tasks[target].labelled is not None,
+        blocks={split: index["splits"][split]["blocks"] for split in ("train", "val")}, val_seed=job_seed(cfg.seed, "validation", data_id),
+        cell_size=_cell_size(index, cfg, folder),
     )
+
+
+def _cell_size(index: Mapping[str, Any], cfg: Config, folder: Path) -> tuple[int, int, int] | None:
+    """The budget cell of a dataset prepared for random sampling (None: patch-sized tiles); the two must agree."""
+    cells = index.get("budget_unit") == "cell"
+    if cells != (cfg.raw["train"]["sampling"] == "random"):
+        raise ValueError(f"{folder}/patches.json holds {'cells' if cells else 'tiles'} but train.sampling is "
+                         f"{cfg.raw['train']['sampling']!r}: prepare the task again")
+    return tuple(index["stride"]) if cells else None
 
 
 def evaluate_run(raw_config: Mapping[str, Any], model_id: str, target: str, model_path: str | Path, out_json: str | Path, threads: int = 1) -> dict[str, Any]:
@@ -95,7 +109,7 @@ def evaluate_run(raw_config: Mapping[str, Any], model_id: str, target: str, mode
     if meta["target"] != target:
         raise ValueError(f"{model_path} was trained for {meta['target']}, asked to evaluate on {target}")
     test = load_split(task_dir(cfg.raw, cfg.tasks[target].data_id(meta["rep"])), "test")
-    result = evaluate_model(model_path, test, cfg.patch_size, cfg.evaluation, pick_device(), cfg.raw["train"]["amp"])
+    result = evaluate_model(model_path, test, cfg.patch_size, cfg.evaluation, pick_device(), cfg.raw["train"]["amp"], cfg.raw["train"]["channels_last"])
     record = {
         "model_id": model_id, **{k: meta[k] for k in ("source", "target", "budget", "rep", "seed")}, "fold": cfg.tasks[target].fold(meta["rep"]),
         **result, "checkpoint": str(model_path), "selected_step": meta.get("selected_step"),

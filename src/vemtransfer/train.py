@@ -12,12 +12,13 @@ import contextlib
 import copy
 import hashlib
 import logging
+import math
 import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Callable
 
 import numpy as np
@@ -26,8 +27,8 @@ from tqdm import tqdm
 
 from vemtransfer.checkpoint import load_pretrained_weights, save_model
 from vemtransfer.config import EvalConfig, ModelConfig, TrainConfig
-from vemtransfer.data import PatchBatches, Volume
-from vemtransfer.infer import autocast, predict_volume
+from vemtransfer.data import PatchBatches, RandomPatches, Volume, in_memory, training_batches, validation_crops
+from vemtransfer.infer import memory_format, precision_autocast, predict_crops, predict_volume, training_precision
 from vemtransfer.loss import DiceCELoss
 from vemtransfer.metrics import confusion, scores
 from vemtransfer.model import RSUNet
@@ -60,12 +61,43 @@ class _Progress:
     bad_validations: int = 0
     loss: list[list[float]] = field(default_factory=list)
     val: list[list[float]] = field(default_factory=list)
+    val_seconds: float = 0.0
 
 
-def validate(model: RSUNet, val: Volume, patch_size: tuple[int, int, int], cfg: EvalConfig, device: torch.device, amp: bool) -> dict[str, float | None]:
-    """Scores of the binarised prediction over the whole validation volume."""
-    prob = predict_volume(model, val.image, patch_size, cfg.overlap, cfg.batch_size, device, amp)
-    return scores(confusion(prob > cfg.threshold, np.asarray(val.label)))
+@dataclass(frozen=True)
+class Validation:
+    """What model selection scores: ``val`` whole (``crops`` None) or crops of ``size`` at ``crops``."""
+
+    val: Volume
+    patch_size: tuple[int, int, int]
+    cfg: EvalConfig
+    crops: list[tuple[int, int, int]] | None = None
+    size: tuple[int, int, int] | None = None
+    channels_last: bool = False
+
+    def score(self, model: RSUNet, device: torch.device, amp: bool) -> dict[str, float | None]:
+        """Scores of the binarised prediction: foreground IoU pooled over every crop (or the whole split)."""
+        if self.crops is None:
+            prob = predict_volume(model, self.val.image, self.patch_size, self.cfg.overlap, self.cfg.batch_size, device, amp, self.channels_last)
+            return scores(confusion(prob > self.cfg.threshold, np.asarray(self.val.label)))
+        prob = predict_crops(model, self.val.image, self.crops, self.size, self.cfg.batch_size, device, amp, self.channels_last)
+        label = np.stack([self.val.label[tuple(slice(o, o + p) for o, p in zip(c, self.size))] for c in self.crops])
+        return scores(confusion(prob > self.cfg.threshold, label))
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    """Learning rate of optimiser step ``step`` (0-based) of ``total``: constant, or linear warm-up then cosine to 0."""
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    warm = int(cfg.warmup * total)
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+
+def make_optimizer(model: RSUNet, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    kind = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return kind(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda")
 
 
 def _resume(path: Path, signature: dict, model: RSUNet, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> _Progress:
@@ -83,7 +115,7 @@ def _resume(path: Path, signature: dict, model: RSUNet, opt: torch.optim.Optimiz
     return _Progress(**ckpt["progress"])
 
 
-def _make_loader(data: PatchBatches, start: int, device: torch.device, workers: int) -> torch.utils.data.DataLoader:
+def _make_loader(data: PatchBatches | RandomPatches, start: int, device: torch.device, workers: int) -> torch.utils.data.DataLoader:
     steps = torch.utils.data.Subset(data, range(start, len(data)))
     return torch.utils.data.DataLoader(
         steps, batch_size=None, shuffle=False, num_workers=workers,
@@ -106,17 +138,33 @@ def train_model(
     meta: dict[str, Any] | None = None,
     callback: Callable[[int], None] | None = None,
     sparse: bool = False,
+    blocks: Mapping[str, list[int]] | None = None,
+    val_seed: int | None = None,
+    cell_size: tuple[int, int, int] | None = None,
 ) -> dict[str, Any]:
-    """Train on ``origins`` patches of ``train``, keep the best model on ``val``.
+    """Train on the budget's tiles ``origins`` of ``train``, keep the best model on ``val``.
 
     Writes ``model.pt`` and ``history.json`` into ``out_dir``; while running, a resumable
     ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps, which a rerun of the same job
     picks up. ``callback(step)`` runs after every step (progress hooks, tests). ``sparse``:
     the labels hold :data:`~vemtransfer.data.IGNORE` sections, left out of the loss.
+    ``blocks``: sections per stacked volume of the ``train`` and ``val`` splits (patches and
+    validation crops never straddle two volumes; default: one volume each). ``val_seed``
+    places the validation crops (default ``seed``; give every model of a dataset the same).
+    ``cell_size``: with random sampling, ``origins`` are label-budget cells of this size
+    (``prepare_task(cells=True)``) rather than patch-sized tiles.
     """
     out_dir, device = Path(out_dir), device or pick_device()
+    blocks = dict(blocks or {})
+    train, val = in_memory(train), in_memory(val)
+    if cfg.val_crops:
+        crops = validation_crops(blocks.get("val") or [len(val.image)], val.image.shape[1:], cfg.val_crop_size, cfg.val_crops, seed if val_seed is None else val_seed)
+        validation = Validation(val, patch_size, eval_cfg, crops, cfg.val_crop_size, cfg.channels_last)
+    else:
+        validation = Validation(val, patch_size, eval_cfg, channels_last=cfg.channels_last)
+    data = training_batches(train, origins, patch_size, cfg, seed, blocks.get("train"), cell_size)
     with _determinism(cfg.deterministic):
-        return _train(train, val, origins, patch_size, cfg, model_cfg, eval_cfg, out_dir, seed, init, device, meta, callback, sparse)
+        return _train(data, validation, len(origins), cfg, model_cfg, out_dir, seed, init, device, meta, callback, sparse)
 
 
 @contextlib.contextmanager
@@ -141,35 +189,42 @@ def _determinism(on: bool) -> Iterator[None]:
         cudnn.deterministic, cudnn.benchmark = before[1], before[2]
 
 
-def _train(train: Volume, val: Volume, origins: list[tuple[int, ...]], patch_size: tuple[int, int, int], cfg: TrainConfig, model_cfg: ModelConfig,
-           eval_cfg: EvalConfig, out_dir: Path, seed: int, init: str | Path | None, device: torch.device, meta: dict[str, Any] | None,
+def _train(data: PatchBatches | RandomPatches, validation: Validation, n_patches: int, cfg: TrainConfig, model_cfg: ModelConfig,
+           out_dir: Path, seed: int, init: str | Path | None, device: torch.device, meta: dict[str, Any] | None,
            callback: Callable[[int], None] | None, sparse: bool) -> dict[str, Any]:
     torch.manual_seed(seed)
-    model = RSUNet(model_cfg.widths, model_cfg.bn_momentum)
+    model = RSUNet(model_cfg.widths, model_cfg.bn_momentum, model_cfg.planar_levels)
     transferred = load_pretrained_weights(model, init) if init else 0
-    model.to(device)
+    fmt = memory_format(cfg.channels_last)
+    model.to(device, memory_format=fmt)
     if cfg.compile:
         model.compile()  # in place: state_dict keys (and so checkpoints) stay those of RSUNet
     if device.type == "cuda" and not cfg.deterministic:
         torch.backends.cudnn.benchmark = True
-    amp = cfg.amp and device.type == "cuda"
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type == "cuda")
+    precision = training_precision(device, cfg.amp, cfg.cpu_precision)
+    amp = precision == "fp16"  # CUDA inference (validation) follows the same switch
+    opt = make_optimizer(model, cfg, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
-    loss_fn = DiceCELoss(cfg.pos_weight, cfg.dice_smooth, ignore=sparse).to(device)
-    data = PatchBatches(train, origins, patch_size, cfg, seed)
-    signature = {"seed": seed, "steps": len(data), "patches": len(origins), "init": str(init), "widths": list(model_cfg.widths)}
+    # random windows hide the labels outside the budget's tiles (IGNORE): the loss must skip them
+    loss_fn = DiceCELoss(cfg.pos_weight, cfg.dice_smooth, ignore=sparse or isinstance(data, RandomPatches)).to(device)
+    signature = {"seed": seed, "steps": len(data), "patches": n_patches, "init": str(init), "widths": list(model_cfg.widths),
+                 "planar_levels": model_cfg.planar_levels, "sampling": cfg.sampling}
     ckpt_path = out_dir / "checkpoint.pt"
     prog = _resume(ckpt_path, signature, model, opt, scaler)
+    log.info("training %d steps on %d tiles (%s sampling), %s on %s, %d threads", len(data), n_patches, cfg.sampling, precision, device, torch.get_num_threads())
     started = time.time()
     bar = tqdm(total=len(data), initial=prog.step, desc=out_dir.name, file=sys.stderr, mininterval=1 if sys.stderr.isatty() else 10)
     for x, y in _make_loader(data, prog.step, device, cfg.num_workers):
-        loss = _optimise(model, opt, scaler, loss_fn, x.to(device, non_blocking=True), y.to(device, non_blocking=True), amp)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(prog.step, len(data), cfg)
+        x = x.to(device, non_blocking=True, memory_format=fmt)
+        loss = _optimise(model, opt, scaler, loss_fn, x, y.to(device, non_blocking=True), precision)
         prog.step += 1
         bar.update(1)
         if prog.step % cfg.log_every == 0 or prog.step == len(data):
             prog.loss.append([prog.step, loss.item()])
             bar.set_postfix(loss=f"{prog.loss[-1][1]:.4f}", best_val_iou=f"{max(prog.best_score, 0):.3f}")
-        stop = _maybe_validate(model, val, patch_size, cfg, eval_cfg, device, amp, prog, len(data))
+        stop = _maybe_validate(model, validation, cfg, device, amp, prog, len(data))
         if prog.step % cfg.checkpoint_every == 0 and prog.step < len(data) and not stop:
             save_torch(ckpt_path, {"signature": signature, "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(), "progress": asdict(prog)})
         if callback:
@@ -177,12 +232,13 @@ def _train(train: Volume, val: Volume, origins: list[tuple[int, ...]], patch_siz
         if stop:
             break
     bar.close()
-    return _finish(model, prog, out_dir, ckpt_path, len(data), len(origins), transferred, time.time() - started, meta or {})
+    return _finish(model, prog, out_dir, ckpt_path, len(data), n_patches, transferred, time.time() - started, meta or {})
 
 
-def _optimise(model: RSUNet, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss_fn: DiceCELoss, x: torch.Tensor, y: torch.Tensor, amp: bool) -> torch.Tensor:
+def _optimise(model: RSUNet, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss_fn: DiceCELoss, x: torch.Tensor, y: torch.Tensor,
+              precision: str) -> torch.Tensor:
     """One optimisation step; returns the loss without synchronising with the device."""
-    with autocast(x.device, amp):
+    with precision_autocast(x.device, precision):
         logits = model(x)
     loss = loss_fn(logits, y)
     opt.zero_grad(set_to_none=True)
@@ -192,11 +248,13 @@ def _optimise(model: RSUNet, opt: torch.optim.Optimizer, scaler: torch.amp.GradS
     return loss.detach()
 
 
-def _maybe_validate(model: RSUNet, val: Volume, patch_size: tuple[int, int, int], cfg: TrainConfig, eval_cfg: EvalConfig, device: torch.device, amp: bool, prog: _Progress, total: int) -> bool:
+def _maybe_validate(model: RSUNet, validation: Validation, cfg: TrainConfig, device: torch.device, amp: bool, prog: _Progress, total: int) -> bool:
     """Validate on schedule, keep the best weights; True when patience has run out."""
     if prog.step % cfg.val_every and prog.step != total:
         return False
-    s = validate(model, val, patch_size, eval_cfg, device, amp)
+    started = time.time()
+    s = validation.score(model, device, amp)
+    prog.val_seconds += time.time() - started
     score = s["iou_fg"] if s["iou_fg"] is not None else 0.0
     prog.val.append([prog.step, score, s["iou_mean"] or 0.0])
     log.info("step %d: validation IoU %.4f (best %.4f)", prog.step, score, max(prog.best_score, 0))
@@ -216,7 +274,7 @@ def _finish(model: RSUNet, prog: _Progress, out_dir: Path, ckpt_path: Path, tota
     history = {
         "steps_planned": total, "steps_done": prog.step, "stopped_early": prog.step < total,
         "n_patches": n_patches, "transferred_tensors": transferred, "best_step": prog.best_step,
-        "best_val_iou_fg": prog.best_score, "seconds_this_run": round(seconds, 2),
+        "best_val_iou_fg": prog.best_score, "seconds_this_run": round(seconds, 2), "seconds_validating": round(prog.val_seconds, 2),
         "loss": prog.loss, "val": prog.val, **meta,
     }
     save_model(out_dir / "model.pt", best, {"selected_step": prog.best_step, **meta})

@@ -65,7 +65,7 @@ def pretrained_model(wildcards):
     """The pretrained model a fine-tune starts from (same repeat), or nothing for NoPretrain."""
     if wildcards.source == NO_PRETRAIN:
         return []
-    run = design.Run(wildcards.source, wildcards.source, design.PRETRAIN_BUDGET, int(wildcards.rep))
+    run = design.pretrained_run(EXP, wildcards.source, int(wildcards.rep))
     return [f"{R}/models/{run.model_id}/model.pt"]
 
 

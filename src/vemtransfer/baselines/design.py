@@ -59,7 +59,7 @@ def ours_rows(raw: Mapping[str, Any]) -> list[Row]:
     """Our model's rows: every baseline task that is also a Table 2 target."""
     tasks = dict.fromkeys(r.task for r in rows(raw))
     n = raw["experiment"]["finetune_patches"]
-    return [Row(OURS, t, "Ours (best transferred + fine-tuned model)", f"Training masks ({n} patches)")
+    return [Row(OURS, t, "Ours (best transferred + fine-tuned model)", f"Training masks ({n or 'all'} patches)")
             for t in tasks if t in raw["experiment"]["targets"]]
 
 

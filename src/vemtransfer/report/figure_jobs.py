@@ -17,7 +17,7 @@ import numpy as np
 from vemtransfer.config import Config
 from vemtransfer.data import load_split
 from vemtransfer.report.overlays import plot_fig3, plot_fig4, plot_fig5
-from vemtransfer.report.table1 import prepared_voxel_nm
+from vemtransfer.prepare import prepared_voxel_nm
 from vemtransfer.volume import mesh_from_mask, write_ply
 
 UNIT_VOXEL = (1.0, 1.0, 1.0)

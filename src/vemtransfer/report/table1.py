@@ -11,7 +11,7 @@ of the paper, blank where it has none); ``train_foreground`` (fraction of label 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +19,9 @@ import pandas as pd
 import yaml
 
 from vemtransfer.config import Config
+from vemtransfer.prepare import prepared_voxel_nm
 from vemtransfer.report.tables import DEMO_BANNER
 from vemtransfer.storage import atomic_path, write_text
-
-
-def prepared_voxel_nm(raw_nm: Sequence[float], raw_section_shape: Sequence[int], z_step: int, pp: Mapping[str, Any]) -> tuple[float, float, float]:
-    """Voxel size (z, y, x, nm) after the z step, crop and resize of a task's preprocessing."""
-    h, w = pp.get("crop_yx", raw_section_shape)
-    out_h, out_w = pp.get("resize_yx", (h, w))
-    return (raw_nm[0] * z_step, raw_nm[1] * h / out_h, raw_nm[2] * w / out_w)
 
 
 def _fmt(v: Iterable[float]) -> str:
