@@ -1,7 +1,6 @@
 import json
 import math
 
-import pandas as pd
 import pytest
 
 from vemtransfer.config import Scenario
@@ -64,11 +63,16 @@ def test_paper_vs_ours_and_source_gains_by_hand(grid):
     row = pvo[(pvo.pretrain == "A") & (pvo.target == "C")].iloc[0]
     assert row["paper"] == 85.0 and row["ours_mean"] == pytest.approx(80.0) and row["ours_minus_paper"] == pytest.approx(-5.0)
     assert pvo[(pvo.pretrain == "B") & (pvo.target == "C")]["paper"].isna().all()
-    per_target, per_source = source_gains(s, ["A", "B"], ["A", "C"], "p10")
+    per_target, per_source = source_gains(load_metrics(grid), ["A", "B"], ["A", "C"], "p10")
     c = per_target[per_target.target == "C"].set_index("source")
     assert c.loc["A", "gain"] == pytest.approx(50.0) and c.loc["A", "rank"] == 1  # 80 - 30
     assert c.loc["B", "gain"] == pytest.approx(20.0) and c.loc["B", "rank"] == 2
-    assert c.loc["A", "gain_se"] == pytest.approx(math.sqrt(100 / 3 + 100 / 3))
+    # paired by repeat: A - NoPretrain on C is 50 in every repeat, so the interval has no width
+    assert c.loc["A", "gain_lo"] == pytest.approx(50.0) and c.loc["A", "verdict"] == "better than no pretraining"
+    # B - NoPretrain on C: 30, 20, 10 -> mean 20, sd 10, half-width t(2) 10 / sqrt(3)
+    half = 4.302653 * 10 / math.sqrt(3)
+    assert c.loc["B", "gain_lo"] == pytest.approx(20 - half, rel=1e-5) and c.loc["B", "gain_hi"] == pytest.approx(20 + half, rel=1e-5)
+    assert c.loc["B", "verdict"] == "not distinguishable from no pretraining" and c.loc["B", "n"] == 3
     assert c.loc["A", "relative_gain_pct"] == pytest.approx(100 * 50 / 30)
     assert "A" not in per_target[per_target.target == "A"].source.tolist()  # diagonal is no transfer
     src = per_source.set_index("source")

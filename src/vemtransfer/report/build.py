@@ -29,14 +29,14 @@ def build_table2(metric_paths: Iterable[str | Path], cfg: Config, out: Mapping[s
     matrix, markdown, long = table2_outputs(df, exp.sources, exp.targets, budget, cfg.demo)
     summary = summarise(df, "iou_fg")
     paper = yaml.safe_load(Path(cfg.raw["paper_results"]).read_text())["table2"] if cfg.raw["paper_results"] else None
-    per_target, per_source = source_gains(summary, exp.sources, exp.targets, budget)
+    per_target, per_source = source_gains(df, exp.sources, exp.targets, budget)
     _csv(matrix, out["csv"], index=True)
     _csv(long, out["long"])
     _csv(paper_vs_ours(summary, exp.sources, exp.targets, budget, paper), out["paper_vs_ours"])
     _csv(per_target, out["gains"])
     _csv(per_source, out["source_ranking"])
     banner = DEMO_BANNER if cfg.demo else ""
-    ranking_md = (f"{banner}\n### Which pretraining source helps each target? (foreground IoU gain over {NO_PRETRAIN}, points)\n\n"
+    ranking_md = (f"{banner}\n### Which pretraining source helps each target? (foreground IoU gain over {NO_PRETRAIN}, points, paired by repeat, 95 % interval)\n\n"
                   + per_target.to_markdown(index=False, floatfmt=".2f") + "\n\n### Average gain per source\n\n"
                   + per_source.to_markdown(index=False, floatfmt=".2f") + "\n")
     write_text(out["md"], markdown)

@@ -2,10 +2,11 @@
 
 ``paper_vs_ours``: every Table 2 cell with the paper's value, ours (mean, sd, n) and the
 difference, so a reproduction can be judged cell by cell. ``source_gains``: for each target,
-each pretraining source's gain in foreground IoU over NoPretrain at the same budget, with the
-standard error of that difference of means (unpaired: a transfer repeat and a baseline repeat
-share no seed), ranked; and each source's average gain over the targets it was fine-tuned on
-(the paper: MouseLiver-M best on average, +28 % over random initialisation).
+each pretraining source's gain in foreground IoU over NoPretrain at the same budget, paired
+by repeat (repeat r of every source shares its seed, batches and label subset with NoPretrain's
+repeat r) with a 95 % interval and a verdict, ranked; and each source's average gain over the
+targets it was fine-tuned on (the paper: MouseLiver-M best on average, +28 % over random
+initialisation).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from vemtransfer.config import NO_PRETRAIN
+from vemtransfer.report.stats import paired_gain, verdict
 from vemtransfer.report.tables import table2_cells
 
 
@@ -30,24 +32,25 @@ def paper_vs_ours(summary: pd.DataFrame, sources: Sequence[str], targets: Sequen
     ]
 
 
-def source_gains(summary: pd.DataFrame, sources: Sequence[str], targets: Sequence[str], budget: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per target: sources ranked by gain over NoPretrain; per source: mean gain over targets)."""
-    cells = table2_cells(summary, sources, targets, budget)
+def source_gains(df: pd.DataFrame, sources: Sequence[str], targets: Sequence[str], budget: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per target: sources ranked by paired gain over NoPretrain; per source: mean gain over targets).
+
+    ``df``: one row per metrics file (:func:`~vemtransfer.report.tables.load_metrics`); gains in IoU points.
+    """
     rows = []
     for col in targets:
-        base = cells[(cells.pretrain == NO_PRETRAIN) & (cells.target == col)]
-        if not len(base):
+        base = _by_rep(df, NO_PRETRAIN, col, budget)
+        if not base:
             continue
-        b = base.iloc[0]
         for row in sources:
-            hit = cells[(cells.pretrain == row) & (cells.target == col)]
-            if row == col or not len(hit):
+            runs = _by_rep(df, row, col, budget)
+            if row == col or not runs:
                 continue
-            s = hit.iloc[0]
-            se = math.sqrt(s["sd"] ** 2 / s["n"] + b["sd"] ** 2 / b["n"]) if s["n"] > 1 and b["n"] > 1 else math.nan
-            rows.append({"target": col, "source": row, "gain": s["mean"] - b["mean"], "gain_se": se,
-                         "relative_gain_pct": 100 * (s["mean"] - b["mean"]) / b["mean"] if b["mean"] else math.nan})
-    per_target = pd.DataFrame(rows, columns=["target", "source", "gain", "gain_se", "relative_gain_pct"])
+            gain = paired_gain(runs, base)
+            base_mean = sum(base.values()) / len(base)
+            rows.append({"target": col, "source": row, "gain": gain.mean, "gain_lo": gain.lo, "gain_hi": gain.hi, "n": gain.n,
+                         "verdict": verdict(gain), "relative_gain_pct": 100 * gain.mean / base_mean if base_mean else math.nan})
+    per_target = pd.DataFrame(rows, columns=["target", "source", "gain", "gain_lo", "gain_hi", "n", "verdict", "relative_gain_pct"])
     per_target = per_target.sort_values(["target", "gain"], ascending=[True, False])
     per_target["rank"] = per_target.groupby("target").cumcount() + 1
     per_source = (per_target.groupby("source")[["gain", "relative_gain_pct"]].mean()
@@ -55,3 +58,9 @@ def source_gains(summary: pd.DataFrame, sources: Sequence[str], targets: Sequenc
                   .assign(targets=per_target.groupby("source").size())
                   .sort_values("mean_gain", ascending=False).reset_index())
     return per_target.reset_index(drop=True), per_source
+
+
+def _by_rep(df: pd.DataFrame, source: str, target: str, budget: str) -> dict[int, float]:
+    """Foreground IoU (%) by repeat of one Table 2 cell."""
+    hit = df[(df.source == source) & (df.target == target) & (df.budget == budget)]
+    return {int(r): 100 * float(v) for r, v in zip(hit.rep, hit.iou_fg)}
