@@ -11,7 +11,11 @@ import re
 
 import pytest
 
-from benchmarks import inference_memory, prepare_memory, train_throughput, workflow_overhead
+import numpy as np
+
+from benchmarks import cpu_options, inference_memory, prepare_memory, real_em, train_throughput, workflow_overhead
+
+needs_mirror = pytest.mark.skipif(not real_em.MIRROR.is_dir(), reason=f"the real-data mirror {real_em.MIRROR} is absent")
 
 
 def _rows(text: str) -> list[list[str]]:
@@ -68,3 +72,36 @@ def test_prepare_memory_smoke(capsys: pytest.CaptureFixture[str]) -> None:
         assert _number(r[2]) > 0 and _number(r[4]) >= _number(r[3]) > 0  # seconds; peak >= peak after imports
     derived = {r[0]: r[1] for r in _rows(out) if len(r) == 2}
     assert any(k.startswith("prepare_task: peak RSS growth") for k in derived)
+
+
+def test_threshold_baseline_finds_the_level_and_polarity_on_the_training_split() -> None:
+    rng = np.random.default_rng(0)
+    label = (rng.random((3, 20, 20)) < 0.3).astype(np.uint8)
+    image = np.where(label == 1, 60, 180).astype(np.uint8)  # dark objects
+    test_label = label[::-1].copy()
+    got = real_em.threshold_scores(image, label, np.where(test_label == 1, 60, 180), test_label, sigma=0.0)
+    assert got["dark"] and 60 < got["level"] < 180 and got["train_iou"] == 1.0 and got["iou_fg"] == 1.0
+    bright = real_em.threshold_scores(255 - image, label, 255 - np.where(test_label == 1, 60, 180), test_label, sigma=0.0)
+    assert not bright["dark"] and bright["iou_fg"] == 1.0
+    label[0, 0, 0] = 255  # unlabelled voxels are left out of the choice
+    assert real_em.threshold_scores(image, label, image, label, sigma=1.0)["train_iou"] <= 1.0
+
+
+@needs_mirror
+def test_real_em_smoke(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    rows = real_em.main(["--smoke", "--workdir", str(tmp_path), "--overlay", str(tmp_path / "overlay.png")])
+    out = capsys.readouterr().out
+    assert re.search(r"^real_em: task=FlyVNC-M test_iou=\d\.\d{4} threshold_iou=0\.1\d{3} train_minutes=\d+\.\d\d$", out, re.M), out
+    methods = [r[1] for r in _rows(out)[1:]]
+    assert methods[0].startswith("model") and sum(m.startswith("threshold") for m in methods) == 2
+    assert rows[0]["steps"] == 2 and (tmp_path / "overlay.png").stat().st_size > 10_000
+    assert "SMOKE" in out
+
+
+@needs_mirror
+def test_cpu_options_smoke(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    results = cpu_options.main(["--smoke", "--workdir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert set(results) == {"fp32", "fp32 + channels_last"}
+    rows = {r[0]: r for r in _rows(out)[1:]}
+    assert _number(rows["fp32"][4]) == 1.0 and _number(rows["fp32 + channels_last"][2]) > 0
