@@ -42,7 +42,10 @@ def _child(raw_json: str, variant: str, steps: int, threads: int) -> dict[str, A
     import torch
 
     from vemtransfer.infer import cpu_bf16_native
-    from vemtransfer.runs import evaluate_run, train_run
+    from vemtransfer.config import validate_config
+    from vemtransfer.jobs.evaluation import evaluate_job
+    from vemtransfer.jobs.training import train_job
+    from vemtransfer.layout import Layout
 
     raw = json.loads(raw_json)
     raw["train"] |= VARIANTS[variant] | {"finetune": {"steps": steps}, "val_every": steps, "log_every": 1}
@@ -50,9 +53,10 @@ def _child(raw_json: str, variant: str, steps: int, threads: int) -> dict[str, A
     for stale in ("model.pt", "history.json", "checkpoint.pt"):
         (out.parent / stale).unlink(missing_ok=True)
     started = time.perf_counter()
-    history = train_run(raw, "NoPretrain", "FlyVNC-M", "f1", 1, out, None, threads)
+    cfg, layout = validate_config(raw), Layout.of(raw)
+    history = train_job(cfg, "NoPretrain", "FlyVNC-M", "f1", 1, layout.patch_index("FlyVNC-M"), out, None, threads)
     seconds = time.perf_counter() - started
-    metrics = evaluate_run(raw, "cpu_options", "FlyVNC-M", out, out.parent / "metrics.json", threads)
+    metrics = evaluate_job(cfg, "cpu_options", "FlyVNC-M", out, layout.prepared("FlyVNC-M", "test")[0], out.parent / "metrics.json", threads)
     return {"seconds": seconds, "val_seconds": history["seconds_validating"], "loss": history["loss"][-1][1],
             "test_iou": metrics["scores"]["iou_fg"], "bf16_native": cpu_bf16_native(), "threads": torch.get_num_threads()}
 

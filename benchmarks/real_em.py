@@ -11,7 +11,7 @@ as ``config/mini.yaml`` describes them:
 - ``FlyMedulla-N``: FlyEM medulla FIB-SEM neurite interiors, every 5th section.
 
 For each it trains one model from random weights with the config's recipe (``--recipe``,
-default ``cpu``) on all training tiles through the workflow's own ``train_run`` (seed,
+default ``cpu``) on all training tiles through the workflow's own ``train_job`` (seed,
 sampling, validation crops and model selection as in the workflow), evaluates the whole
 test volume with ``evaluate_run``, and scores a global intensity threshold chosen on the
 training split (polarity and level maximising training IoU), on the prepared image and
@@ -157,14 +157,18 @@ def overlay(image: np.ndarray, label: np.ndarray, pred: np.ndarray, title: str, 
 
 def _prepare(raw: dict[str, Any], task: str) -> None:
     """Download (from the mirror) and prepare ``task`` unless already done, with the workflow's functions."""
-    from vemtransfer.runs import download_run, prepare_run, raw_dir, task_dir
+    from vemtransfer.config import validate_config
+    from vemtransfer.jobs.download import download_dataset
+    from vemtransfer.jobs.preparation import prepare_task_job
+    from vemtransfer.layout import Layout
+    from vemtransfer.sources import needed_sections
 
+    cfg, layout = validate_config(raw), Layout.of(raw)
     source = raw["tasks"][task]["source"]
-    manifest = raw_dir(raw, source) / "manifest.json"
+    manifest = Path(layout.manifest(source))
     if not manifest.exists():
-        download_run(raw, source, manifest)
-    prepare_run(raw, task)
-    assert (task_dir(raw, task) / "patches.json").exists()
+        download_dataset(cfg, source, needed_sections(cfg, source), manifest)
+    prepare_task_job(cfg, task, manifest, layout.patch_index(task))
 
 
 def run_task(raw: dict[str, Any], task: str, threads: int) -> dict[str, Any]:
@@ -174,17 +178,21 @@ def run_task(raw: dict[str, Any], task: str, threads: int) -> dict[str, Any]:
     from vemtransfer.checkpoint import load_model
     from vemtransfer.data import load_split
     from vemtransfer.model import count_parameters
-    from vemtransfer.runs import evaluate_run, task_dir, train_run
+    from vemtransfer.config import validate_config
+    from vemtransfer.jobs.evaluation import evaluate_job
+    from vemtransfer.jobs.training import train_job
+    from vemtransfer.layout import Layout
 
     _prepare(raw, task)
-    out = Path(raw["results_dir"]) / "models" / "finetune" / f"NoPretrain__{task}" / "f1" / "rep1"
+    cfg, layout, model_id = validate_config(raw), Layout.of(raw), f"finetune/NoPretrain__{task}/f1/rep1"
+    out = Path(layout.model(model_id)).parent
     for stale in ("model.pt", "history.json", "checkpoint.pt"):
         (out / stale).unlink(missing_ok=True)  # every run trains afresh: its time is the figure
     started = time.perf_counter()
-    history = train_run(raw, "NoPretrain", task, "f1", 1, out / "model.pt", None, threads)
+    history = train_job(cfg, "NoPretrain", task, "f1", 1, layout.patch_index(task), out / "model.pt", None, threads)
     train_seconds = time.perf_counter() - started
-    metrics = evaluate_run(raw, f"finetune/NoPretrain__{task}/f1/rep1", task, out / "model.pt", out / "metrics.json", threads)
-    folder = task_dir(raw, task)
+    metrics = evaluate_job(cfg, model_id, task, out / "model.pt", layout.prepared(task, "test")[0], layout.metrics(model_id), threads)
+    folder = Path(layout.prepared_dir(task))
     train, test = load_split(folder, "train"), load_split(folder, "test")
     thresholds = {sigma: threshold_scores(train.image, train.label, test.image, test.label, sigma) for sigma in (0.0, BLUR_SIGMA)}
     torch.set_num_threads(threads)
@@ -199,10 +207,10 @@ def _draw_overlay(raw: dict[str, Any], row: dict[str, Any], out: Path) -> None:
     from vemtransfer.checkpoint import load_model
     from vemtransfer.data import load_split
     from vemtransfer.infer import predict_volume
-    from vemtransfer.runs import task_dir
+    from vemtransfer.layout import Layout
 
     cfg_eval, channels_last = raw.get("evaluation", {}), raw["train"]["channels_last"]
-    test = load_split(task_dir(raw, row["task"]), "test")
+    test = load_split(Layout.of(raw).prepared_dir(row["task"]), "test")
     prob = predict_volume(load_model(row["model"]), test.image, tuple(raw["patches"]["size"]), cfg_eval.get("overlap", 0.5),
                           cfg_eval.get("batch_size", 4), "cpu", False, channels_last)
     z = len(test.image) // 2

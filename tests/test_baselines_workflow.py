@@ -68,7 +68,7 @@ def test_table3_rule_runs_end_to_end_with_random_weights(repo, tmp_path, tiny_ra
     finetuned = json.loads((results / "models" / "baselines" / "mitonet-random4" / f"{task}.json").read_text())
     assert finetuned["patches"] == 4 and finetuned["steps"] == 2
     logs = tmp_path / "logs"
-    for rule in ("download_weights", "prepare_raw_split", "sam2_segment", "mitonet_segment", "mitonet_finetune", "make_table3"):
+    for rule in ("download_weights", "prepare_raw_split", "segment_sam2", "segment_mitonet", "finetune_mitonet", "make_table3"):
         assert list((logs / rule).rglob("*.log")), rule
-    assert list((logs / "sam2_segment").rglob("*.benchmark.tsv"))
+    assert list((logs / "segment_sam2").rglob("*.benchmark.tsv"))
     assert (tmp_path / "resources" / "weights" / "MitoNet_v1.pth").read_bytes() == mitonet_bytes

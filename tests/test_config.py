@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from vemtransfer.config import ConfigError, load_config, validate_config
-from vemtransfer.design import job_counts
+from vemtransfer.grid import job_counts
 
 
 def test_shipped_configs_validate(repo):
@@ -108,7 +108,7 @@ def test_config_hash_changes_with_content(tiny_raw):
 
 
 def test_figure_runs_and_references(repo, tiny_raw):
-    from vemtransfer.design import Run, figure_runs
+    from vemtransfer.grid import Run, figure_runs
 
     paper = load_config(repo / "config" / "config.yaml")
     runs = figure_runs(paper.raw["figures"], paper.experiment)

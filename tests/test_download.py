@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from loopback import FileServer
 
-from vemtransfer.download import DownloadError, HttpZip, download, range_get, remote_size, write_manifest
+from vemtransfer.download import DownloadError, download, range_get, remote_size, write_manifest
+from vemtransfer.remote_zip import HttpZip
 
 FAST = {"backoff": 0, "timeout": 5}  # no sleeping between retries; never hang a test
 

@@ -9,7 +9,10 @@ import pytest
 import tifffile
 import zarr
 
-from vemtransfer import runs
+import job_helpers as jobs
+
+from vemtransfer.config import validate_config
+from vemtransfer.jobs.prediction import predict_test_job
 from vemtransfer.cli import main
 from vemtransfer.export import PreprocessedVolume
 from vemtransfer.volume_io import open_volume
@@ -19,15 +22,15 @@ from vemtransfer.synthetic import generate_tissue
 
 @pytest.fixture
 def trained(tiny_raw, tmp_path):
-    runs.prepare_run(tiny_raw, "SynthLiver-M")
-    model = runs.model_path(tiny_raw, "finetune/NoPretrain__SynthLiver-M/p3/rep1")
-    runs.train_run(tiny_raw, "NoPretrain", "SynthLiver-M", "p3", 1, model, init=None)
+    jobs.prepare(tiny_raw, "SynthLiver-M")
+    model = jobs.model_path(tiny_raw, "finetune/NoPretrain__SynthLiver-M/p3/rep1")
+    jobs.train(tiny_raw, "NoPretrain", "SynthLiver-M", "p3", 1, model, init=None)
     return model
 
 
 def test_export_then_cli_predict_equals_workflow_prediction(tiny_raw, tiny_config_file, trained, tmp_path):
     in_workflow = tmp_path / "workflow.zarr"
-    runs.predict_test_run(tiny_raw, "SynthLiver-M", trained, in_workflow)
+    predict_test_job(validate_config(tiny_raw), trained, jobs.prepared_dir(tiny_raw, "SynthLiver-M") / "test.image.npy", in_workflow)
     out = tmp_path / "export"
     assert main(["export", str(tiny_config_file), "--source", "NoPretrain", "--target", "SynthLiver-M", "--budget", "p3", "--out", str(out)]) == 0
     meta = json.loads((out / "model.json").read_text())

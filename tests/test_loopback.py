@@ -18,7 +18,7 @@ from loopback import (
     fake_sources_server,
 )
 
-from vemtransfer.download import HttpZip
+from vemtransfer.remote_zip import HttpZip
 
 FAST = {"backoff": 0, "timeout": 5}
 

@@ -178,14 +178,14 @@ def test_medulla_labels_are_the_bodies_of_the_h5_without_their_boundaries(mini):
 def test_recommendation_learning_curve_and_table2_name_the_sources(mini):
     workdir, raw, _ = mini
     results = Path(raw["results_dir"])
-    ranking = pd.read_csv(results / "FlyVNC-M" / "recommendation.csv")
+    ranking = pd.read_csv(results / "recommend" / "FlyVNC-M" / "recommendation.csv")
     assert sorted(ranking["source"]) == sorted(SOURCES) and sorted(ranking["rank"]) == [1, 2, 3]
-    text = (results / "FlyVNC-M" / "recommendation.md").read_text()
+    text = (results / "recommend" / "FlyVNC-M" / "recommendation.md").read_text()
     assert all(s in text for s in SOURCES) and "DEMO" not in text
     assert "Pretrain on" in text or "No pretraining source beat" in text
     assert "paired by repeat" in text and ("Labels: not resolved" in text or "**Labels:** with" in text)
     assert {"gain", "gain_lo", "gain_hi", "verdict"} <= set(ranking.columns)
-    assert (results / "FlyVNC-M" / "learning_curve.png").stat().st_size > 10_000
+    assert (results / "recommend" / "FlyVNC-M" / "learning_curve.png").stat().st_size > 10_000
     table2 = pd.read_csv(results / "tables" / "table2.csv", index_col=0)
     assert list(table2.index) == SOURCES and list(table2.columns) == ["FlyVNC-M"]
     assert "DEMO" not in (results / "tables" / "table2.md").read_text()

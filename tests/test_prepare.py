@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from vemtransfer import runs
+import job_helpers as jobs
 from vemtransfer.config import validate_config
 from vemtransfer.data import load_split
 from vemtransfer.prepare import carve_validation, enhance
@@ -28,8 +28,8 @@ def test_enhance_keeps_uint8_and_raises_local_contrast():
 
 def test_prepare_writes_disjoint_splits_and_a_patch_index(tiny_raw):
     cfg = validate_config(tiny_raw)
-    summary = runs.prepare_run(tiny_raw, "SynthLiver-M")
-    folder = runs.task_dir(cfg.raw, "SynthLiver-M")
+    summary = jobs.prepare(tiny_raw, "SynthLiver-M")
+    folder = jobs.prepared_dir(cfg.raw, "SynthLiver-M")
     shapes = {s: load_split(folder, s).image.shape for s in ("train", "val", "test")}
     # 25 % of 64 rows is less than a 32-row patch, so validation takes the last 32 rows
     assert shapes == {"train": (8, 32, 64), "val": (8, 32, 64), "test": (4, 64, 64)}

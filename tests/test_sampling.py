@@ -142,17 +142,17 @@ def test_budget_cells_partition_the_region_so_a_fraction_of_cells_is_that_fracti
     for z, y, x in cells:
         covered[z:z + 3, y:y + 16, x:x + 16] += 1
     assert (covered == 1).all() and len(cells) == 3 * 4 * 3  # every voxel in exactly one cell, edges clipped
-    from vemtransfer import runs
+    import job_helpers as jobs
 
     tiny_raw["train"] |= {"sampling": "random", "foreground_fraction": 0.5}
     tiny_raw["patches"] = {"size": [4, 32, 32], "stride": [2, 16, 16]}
-    index = runs.prepare_run(tiny_raw, "SynthLiver-M")
+    index = jobs.prepare(tiny_raw, "SynthLiver-M")
     assert index["budget_unit"] == "cell"
     shape = index["splits"]["train"]["shape"]
     assert len(index["origins"]) == math.ceil(shape[0] / 2) * math.ceil(shape[1] / 16) * math.ceil(shape[2] / 16)
-    history = runs.train_run(tiny_raw, "NoPretrain", "SynthLiver-M", "f0.5", 1, tmp_path / "m" / "model.pt", init=None)
+    history = jobs.train(tiny_raw, "NoPretrain", "SynthLiver-M", "f0.5", 1, tmp_path / "m" / "model.pt", init=None)
     assert history["steps_done"] == 2 and history["n_patches"] == round(0.5 * len(index["origins"]))
     tiny_raw["train"]["sampling"] = "tiles"
     tiny_raw["train"]["foreground_fraction"] = 0.0
     with pytest.raises(ValueError, match="prepare the task again"):
-        runs.train_run(tiny_raw, "NoPretrain", "SynthLiver-M", "f0.5", 1, tmp_path / "n" / "model.pt", init=None)
+        jobs.train(tiny_raw, "NoPretrain", "SynthLiver-M", "f0.5", 1, tmp_path / "n" / "model.pt", init=None)

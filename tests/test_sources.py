@@ -14,7 +14,7 @@ import pytest
 import yaml
 from loopback import fake_sources_server
 
-from vemtransfer import runs
+import job_helpers as jobs
 from vemtransfer.config import validate_config
 from vemtransfer.download import DownloadError
 from vemtransfer.sources.store import SectionStore
@@ -55,7 +55,7 @@ def loopback_config(root: Path, sources: dict) -> dict:
 
 
 def _fetch(cfg_raw: dict, source: str) -> list[dict]:
-    return runs.download_run(cfg_raw, source, Path(cfg_raw["resources_dir"]) / "raw" / source / "manifest.json")
+    return jobs.download(cfg_raw, source)
 
 
 def test_each_kind_stores_exactly_the_needed_sections(loopback, tmp_path):

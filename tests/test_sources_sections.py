@@ -22,7 +22,7 @@ import tifffile
 from loopback import FileServer
 from PIL import Image
 
-from vemtransfer import runs
+import job_helpers as jobs
 from vemtransfer.config import ConfigError, validate_config
 from vemtransfer.download import DownloadError
 from vemtransfer.sources.common import binarise_mask, png_bit_depth
@@ -120,7 +120,7 @@ def site(tmp_path: Path):
 
 
 def _fetch(raw: dict, source: str) -> list[dict]:
-    return runs.download_run(raw, source, Path(raw["resources_dir"]) / "raw" / source / "manifest.json")
+    return jobs.download(raw, source)
 
 
 def _store(raw: dict, source: str) -> SectionStore:
@@ -220,7 +220,7 @@ def test_volume_ids_missing_from_the_lookup_and_bad_specs_are_errors(site, tmp_p
     with pytest.raises(ValueError, match=r"gt\.h5\.gz: section 0 has ids \[7\] missing from the lookup table"):
         _fetch(raw, "med")
     raw["tasks"]["Med-N"]["train"]["z"] = [0, 8]
-    with pytest.raises(ValueError, match=r"sections \[6, 7\] are not in the source"):
+    with pytest.raises(ValueError, match=r"tasks\.Med-N\.train\.z: \[0, 8\] lies outside the 6 sections of source med"):
         _fetch(raw, "med")
     raw = site.config(tmp_path, med={"labels": {"neurite": {"file": "gt.h5.gz", "pattern": "x{z}.png", "dataset": "stack"}}})
     with pytest.raises(ConfigError, match="sources.med.labels.neurite"):

@@ -11,7 +11,7 @@ import tifffile
 import torch
 import yaml
 
-from vemtransfer import runs
+import job_helpers as jobs
 from vemtransfer.config import validate_config
 from vemtransfer.data import IGNORE, load_split
 from vemtransfer.evaluate import evaluate_model
@@ -71,9 +71,9 @@ def test_prepare_keeps_every_image_section_and_only_the_labelled_label_sections(
     raw = _config(tiny_raw, tmp_path, test={"z": [12, 16]})
     raw["tasks"]["Lab-M"]["labelled_sections"] = [*LABELLED, 40]
     cfg = validate_config(raw)
-    summary = runs.prepare_run(raw, "Lab-M")  # never reads a 7: unlabelled label sections are not read
+    summary = jobs.prepare(raw, "Lab-M")  # never reads a 7: unlabelled label sections are not read
     assert "labelled sections [40] lie in no train/test region" in caplog.text
-    folder = runs.task_dir(cfg.raw, "Lab-M")
+    folder = jobs.prepared_dir(cfg.raw, "Lab-M")
     train, test = load_split(folder, "train"), load_split(folder, "test")
     assert train.image.shape[0] == 12 and test.image.shape[0] == 4
     labelled = [z for z in range(12) if z in LABELLED]
@@ -97,18 +97,18 @@ def test_needed_sections_of_a_sparse_downloaded_task_are_its_labelled_ones(tiny_
 def test_a_split_without_labelled_sections_is_a_clear_error_and_writes_nothing(tiny_raw, tmp_path):
     raw = _config(tiny_raw, tmp_path, test={"z": [14, 16]})  # sections 14, 15: none labelled
     with pytest.raises(ValueError, match="no labelled section in the test split"):
-        runs.prepare_run(raw, "Lab-M")
-    assert not (runs.task_dir(raw, "Lab-M") / "patches.json").exists()
+        jobs.prepare(raw, "Lab-M")
+    assert not (jobs.prepared_dir(raw, "Lab-M") / "patches.json").exists()
     raw["tasks"]["Lab-M"] |= {"test": {"z": [12, 16]}, "validation": {"axis": "z", "fraction": 0.4}}  # val = sections 7-11: 7, 10
     raw["tasks"]["Lab-M"]["labelled_sections"] = [1, 4]  # ... but now not labelled
     with pytest.raises(ValueError, match="no labelled section in the val split"):
-        runs.prepare_run(raw, "Lab-M")
+        jobs.prepare(raw, "Lab-M")
 
 
 def test_a_task_without_test_region_prepares_an_empty_test_split(tiny_raw, tmp_path):
     raw = _config(tiny_raw, tmp_path)
-    summary = runs.prepare_run(raw, "Lab-M")
-    folder = runs.task_dir(raw, "Lab-M")
+    summary = jobs.prepare(raw, "Lab-M")
+    folder = jobs.prepared_dir(raw, "Lab-M")
     test = load_split(folder, "test")
     assert test.image.shape == (0, 64, 64) and not summary["has_test"] and summary["test_patches"] == 0
     assert json.loads((folder / "patches.json").read_text())["splits"]["test"]["foreground"] is None

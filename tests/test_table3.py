@@ -11,7 +11,7 @@ import pytest
 from loopback import FileServer
 
 from vemtransfer.baselines import BaselineUnavailable, require
-from vemtransfer.baselines.design import OURS, Row, ours_rows, parse_method, rows
+from vemtransfer.baselines.rows import OURS, Row, ours_rows, parse_method, rows
 from vemtransfer.baselines.weights import fetch_weights
 from vemtransfer.config import ConfigError, load_config, validate_config
 from vemtransfer.download import DownloadError

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from vemtransfer import runs
+import job_helpers as jobs
+
+from vemtransfer.jobs import training
 from vemtransfer.checkpoint import load_model, load_pretrained_weights, read_model_file, save_model
 from vemtransfer.config import validate_config
 from vemtransfer.data import Volume, split_paths, tile_origins
@@ -89,24 +91,24 @@ def test_finetuning_loads_every_weight_and_rejects_mismatches(tmp_path):
 
 
 def test_training_never_reads_the_test_split(tiny_raw, tmp_path, monkeypatch):
-    runs.prepare_run(tiny_raw, "SynthLiver-M")
-    folder = runs.task_dir(validate_config(tiny_raw).raw, "SynthLiver-M")
+    jobs.prepare(tiny_raw, "SynthLiver-M")
+    folder = jobs.prepared_dir(validate_config(tiny_raw).raw, "SynthLiver-M")
     for path in split_paths(folder, "test"):
         path.unlink()  # training must not need them
     opened = []
-    real = runs.load_split
-    monkeypatch.setattr(runs, "load_split", lambda d, split: opened.append(split) or real(d, split))
+    real = training.load_split
+    monkeypatch.setattr(training, "load_split", lambda d, split: opened.append(split) or real(d, split))
     out = tmp_path / "results" / "m" / "model.pt"
-    runs.train_run(tiny_raw, "NoPretrain", "SynthLiver-M", "p3", 1, out, init=None)
+    jobs.train(tiny_raw, "NoPretrain", "SynthLiver-M", "p3", 1, out, init=None)
     assert sorted(opened) == ["train", "val"] and out.exists()
 
 
 def test_evaluation_record_has_provenance(tiny_raw, tmp_path):
-    runs.prepare_run(tiny_raw, "SynthLiver-M")
+    jobs.prepare(tiny_raw, "SynthLiver-M")
     model = tmp_path / "results" / "m" / "model.pt"
-    runs.train_run(tiny_raw, "NoPretrain", "SynthLiver-M", "f0.5", 2, model, init=None)
+    jobs.train(tiny_raw, "NoPretrain", "SynthLiver-M", "f0.5", 2, model, init=None)
     out = tmp_path / "metrics.json"
-    runs.evaluate_run(tiny_raw, "finetune/NoPretrain__SynthLiver-M/f0.5/rep2", "SynthLiver-M", model, out)
+    jobs.evaluate(tiny_raw, "finetune/NoPretrain__SynthLiver-M/f0.5/rep2", "SynthLiver-M", model, out)
     rec = json.loads(out.read_text())
     assert rec["source"] == "NoPretrain" and rec["budget"] == "f0.5" and rec["rep"] == 2
     assert {"seed", "config_hash", "git_commit", "checkpoint", "selected_step"} <= set(rec)
@@ -114,7 +116,7 @@ def test_evaluation_record_has_provenance(tiny_raw, tmp_path):
     c = rec["counts"]
     assert c["tp"] + c["fp"] + c["fn"] + c["tn"] == np.prod(rec["test_shape"])
     with pytest.raises(ValueError, match="trained for SynthLiver-M"):
-        runs.evaluate_run(tiny_raw, "x", "SynthKidney-M", model, out)
+        jobs.evaluate(tiny_raw, "x", "SynthKidney-M", model, out)
 
 
 def test_deterministic_switch_holds_during_training_only(tiny_raw, tmp_path):

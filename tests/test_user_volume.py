@@ -14,7 +14,8 @@ import tifffile
 import yaml
 import zarr
 
-from vemtransfer import runs
+import job_helpers as jobs
+
 from vemtransfer.cli import main
 from vemtransfer.config import ConfigError, validate_config
 from vemtransfer.sources.local import open_local
@@ -56,7 +57,7 @@ def test_recommendation_ranks_the_same_object_above_an_unrelated_source_then_pre
     config = tmp_path / "lab.yaml"
     raw = _config(tmp_path, tmp_path / "stack.zarr", label)  # the image as Zarr, the labels as a TIFF stack
     config.write_text(yaml.safe_dump(raw))
-    target = tmp_path / "results" / "MyLab-M" / "recommendation.md"
+    target = tmp_path / "results" / "recommend" / "MyLab-M" / "recommendation.md"
     cmd = [sys.executable, "-m", "snakemake", str(target), str(target.parent / "prediction.zarr"), str(target.parent / "prediction.ply"),
            "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path), "--cores", "2", "--configfile", str(config)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -95,14 +96,14 @@ def test_a_sparsely_labelled_volume_without_test_region_is_ranked_predicted_and_
                           "--cores", "2", "--configfile", str(config)], capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-4000:]
     results = tmp_path / "results"
-    assert (results / "MyLab-M" / "recommendation.md").exists() and not (results / "tables" / "table2.csv").exists()
+    assert (results / "recommend" / "MyLab-M" / "recommendation.md").exists() and not (results / "tables" / "table2.csv").exists()
     assert not (results / "metrics").exists()  # nothing was scored on a test split
-    ranking = pd.read_csv(results / "MyLab-M" / "recommendation.csv")
+    ranking = pd.read_csv(results / "recommend" / "MyLab-M" / "recommendation.csv")
     assert ranking["mean_over_fractions"].between(0, 100).all()
     index = json.loads((tmp_path / "resources" / "prepared" / "MyLab-M" / "patches.json").read_text())
     assert index["splits"]["train"]["labelled_sections"] == len(labelled) and index["splits"]["test"]["shape"] == [0, 128, 128]
-    choice = json.loads((results / "MyLab-M" / "chosen_model.json").read_text())
-    assert zarr.open_group(str(results / "MyLab-M" / "prediction.zarr"), mode="r")["mask"].shape == (16, 128, 128)
+    choice = json.loads((results / "recommend" / "MyLab-M" / "chosen_model.json").read_text())
+    assert zarr.open_group(str(results / "recommend" / "MyLab-M" / "prediction.zarr"), mode="r")["mask"].shape == (16, 128, 128)
     assert main(["export", str(config), "--source", choice["source"], "--target", "MyLab-M", "--budget", choice["budget"],
                  "--rep", str(choice["rep"]), "--out", str(tmp_path / "export")]) == 0
     meta = json.loads((tmp_path / "export" / "model.json").read_text())
@@ -152,7 +153,7 @@ def test_bad_user_volumes_fail_clearly(tmp_path, tiny_raw):
     tiny_raw["sources"]["lab"] = {"kind": "local", "image": str(image), "labels": {"mito": str(tmp_path / "empty.tif")}, "voxel_nm": [30, 4, 4]}
     tiny_raw["tasks"]["Lab-M"] = {"source": "lab", "label": "mito", "train": {"z": [0, 4]}, "test": {"z": [0, 4]}}
     with pytest.raises(ValueError, match="labels are empty"):
-        runs.prepare_run(tiny_raw, "Lab-M")
+        jobs.prepare(tiny_raw, "Lab-M")
     assert not (Path(tiny_raw["resources_dir"]) / "prepared" / "Lab-M" / "patches.json").exists()
 
 

@@ -10,7 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import job_resources, job_stats
+from workflow_helpers import job_outputs, job_resources, job_stats
+
+from vemtransfer import grid
+from vemtransfer.baselines import rows as baseline_rows
+from vemtransfer.config import Config, load_config
+from vemtransfer.layout import SPLITS, Layout
 
 pytestmark = pytest.mark.workflow
 
@@ -31,7 +36,45 @@ def test_paper_config_dry_run_has_the_papers_job_counts(repo, tmp_path):
     assert jobs["make_table2"] == 1 and jobs["plot_fig2"] == 1
     assert jobs["predict_test"] == 6 and jobs["predict_volume"] == 2 and jobs["mesh_volume"] == 2
     assert all(jobs[f"plot_fig{i}"] == 1 for i in (3, 4, 5))
-    assert jobs["make_table3"] == 1 and jobs["sam2_segment"] == 4  # Table 3 is part of `all`
+    assert jobs["make_table3"] == 1 and jobs["segment_sam2"] == 4  # Table 3 is part of `all`
+    assert _layout_outputs(load_config(repo / "config" / "config.yaml")) == job_outputs(res.stdout + res.stderr)
+
+
+def _layout_outputs(cfg: Config) -> dict[str, set[str]]:
+    """Every rule's outputs for the config's whole grid, formatted from vemtransfer.layout alone."""
+    L, exp, figs = Layout.of(cfg.raw), cfg.experiment, cfg.raw["figures"]
+    runs = grid.all_runs(exp)
+    data = [d for t in cfg.tasks.values() for d in t.data_ids()]
+    datasets = {t.source for t in cfg.tasks.values()} | {figs["fig5"]["source"]}
+    rows = baseline_rows.rows(cfg.raw)
+    weights = {m: baseline_rows.weights_name(cfg.raw, m) for m in ("sam2", "mitonet")}
+    ft = cfg.raw["baselines"]["mitonet"]["finetune"]
+    figure_runs = grid.figure_runs(figs, exp)
+    return {
+        "download_source": {L.manifest(d) for d in datasets},
+        "prepare_task": {p for d in data for p in L.prepared(d, *SPLITS) + [L.patch_index(d)]},
+        "make_table1": {L.table("table1.csv"), L.table("table1.md")},
+        "pretrain_model": {p for r in runs if r.is_pretrain for p in (L.model(r.model_id), L.history(r.model_id))},
+        "finetune_model": {p for r in runs if not r.is_pretrain for p in (L.model(r.model_id), L.history(r.model_id))},
+        "evaluate_model": {L.metrics(r.model_id) for r in runs},
+        "predict_test": {L.test_prediction(r.model_id) for r in figure_runs["fig3"] + figure_runs["fig4"]},
+        "prepare_volume": {L.volume_image("fig5"), L.volume_info("fig5")},
+        "predict_volume": {L.volume_prediction(o) for o in figs["fig5"]["models"]},
+        "mesh_volume": {L.volume_mesh(o) for o in figs["fig5"]["models"]},
+        "make_table2": {L.table(n) for n in ("table2.csv", "table2.md", "table2_long.csv", "table2_paper_vs_ours.csv", "source_gains.csv",
+                                             "source_ranking.csv", "source_ranking.md")} | {L.figure("table2_heatmap.png")},
+        "plot_fig2": {L.figure("fig2.png")}, "plot_fig3": {L.figure("fig3.png")}, "plot_fig4": {L.figure("fig4.png")},
+        "plot_fig5": {L.figure("fig5.png")},
+        "download_weights": {L.weights(w) for w in weights.values()},
+        "prepare_raw_split": {p for t in {r.task for r in rows} for p in L.raw_split(t, "test")}
+                             | {p for t in ft["tasks"] for p in L.raw_split(t, "train")},
+        "segment_sam2": {p for r in rows if r.method.startswith("sam2")
+                         for p in (L.baseline_metrics(r.task, r.method), L.baseline_prediction(r.task, r.method))},
+        "segment_mitonet": {p for r in rows if r.method.startswith("mitonet")
+                            for p in (L.baseline_metrics(r.task, r.method), L.baseline_prediction(r.task, r.method))},
+        "finetune_mitonet": {p for s in ft["sets"] for t in ft["tasks"] for p in (L.mitonet_model(s, t), L.mitonet_summary(s, t))},
+        "make_table3": {L.table("table3.csv"), L.table("table3.md")},
+    }
 
 
 def test_table3_dry_run_lists_weights_every_baseline_job_on_a_gpu_and_the_table(repo):
@@ -41,16 +84,16 @@ def test_table3_dry_run_lists_weights_every_baseline_job_on_a_gpu_and_the_table(
     jobs = job_stats(out)
     assert jobs["download_weights"] == 2 and jobs["make_table3"] == 1
     # MitoNet 1/2/4x zero-shot; 2 patch sets fine-tuned once each, inferred at 1x and 2x; SAM2 M auto+boxes, ER boxes+boxes_masks
-    assert jobs["mitonet_zero_shot"] == 3 and jobs["mitonet_finetune"] == 2 and jobs["mitonet_finetuned"] == 4 and jobs["sam2_segment"] == 4
+    assert jobs["segment_mitonet"] == 3 + 4 and jobs["finetune_mitonet"] == 2 and jobs["segment_sam2"] == 4
     assert jobs["prepare_raw_split"] == 3  # RatLiver-M train + test, RatLiver-ER test
     assert jobs["make_table2"] == 1  # our rows come from Table 2's best pairs
     resources = job_resources(out)
-    for rule in ("mitonet_zero_shot", "mitonet_finetune", "mitonet_finetuned", "sam2_segment"):
+    for rule in ("segment_mitonet", "finetune_mitonet", "segment_sam2"):
         assert len(resources[rule]) == jobs[rule] and all("gpu=1" in line for line in resources[rule]), rule
     assert "resources/weights/sam2.1_hiera_small.pt" in out and "resources/weights/MitoNet_v1.pth" in out
 
 
-@pytest.mark.parametrize("config", ["demo.yaml", "config.yaml"])
+@pytest.mark.parametrize("config", ["demo.yaml", "config.yaml", "mini.yaml"])
 def test_workflow_passes_snakemake_lint(repo, config):
     res = snakemake(repo, repo, "--lint", "--configfile", str(repo / "config" / config))
     assert res.returncode == 0 and "Congratulations" in res.stdout + res.stderr, res.stdout + res.stderr

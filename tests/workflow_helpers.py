@@ -26,3 +26,15 @@ def job_resources(out: str) -> dict[str, list[str]]:
         elif rule and line.strip().startswith("resources:"):
             found.setdefault(rule, []).append(line.strip())
     return found
+
+
+def job_outputs(out: str) -> dict[str, set[str]]:
+    """rule -> every output path of its jobs in a (dry) run's output."""
+    found: dict[str, set[str]] = {}
+    rule = None
+    for line in out.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule = line.split()[1].rstrip(":")
+        elif rule and line.strip().startswith("output:"):
+            found.setdefault(rule, set()).update(p.strip() for p in line.split(":", 1)[1].split(","))
+    return found

@@ -13,25 +13,39 @@ from pathlib import Path
 
 import yaml
 
-from vemtransfer.config import ConfigError, NO_PRETRAIN, load_config
-from vemtransfer.design import PRETRAIN_BUDGET, Run, job_counts, pretrained_run
+from vemtransfer.config import NO_PRETRAIN, Config, ConfigError, load_config
+from vemtransfer.grid import PRETRAIN_BUDGET, Run, job_counts, pretrained_run
+from vemtransfer.layout import Layout
 
 
 def _validate(args: argparse.Namespace) -> None:
+    from vemtransfer.config_checks import region_errors
+
     cfg = load_config(args.config)
+    errors = region_errors(cfg)  # opens the headers of local volumes: what the schema alone cannot tell
+    if errors:
+        raise ConfigError(f"{args.config}: invalid config:\n  " + "\n  ".join(errors))
     print(f"{args.config}: valid (config hash {cfg.hash}, recipe {cfg.raw['recipe']}); jobs of the experiment grid:")
     for name, n in job_counts(cfg.experiment).items():
         print(f"  {name:34s} {n}")
 
 
+def _manifest(cfg: Config, dataset: str) -> Path | None:
+    """A downloaded dataset's manifest (None for generated and local ones, which are not downloaded)."""
+    from vemtransfer.sources import DOWNLOAD_KINDS
+
+    return Path(Layout.of(cfg.raw).manifest(dataset)) if cfg.raw["sources"][dataset]["kind"] in DOWNLOAD_KINDS else None
+
+
 def _prepare(args: argparse.Namespace) -> None:
-    from vemtransfer.runs import prepare_run
+    from vemtransfer.jobs.preparation import prepare_task_job
 
     cfg = load_config(args.config)
     if args.task not in cfg.tasks:
         raise SystemExit(f"unknown task {args.task!r}; tasks are {', '.join(cfg.tasks)}")
     for data_id in cfg.tasks[args.task].data_ids():  # one per fold
-        summary = prepare_run(cfg.raw, data_id)
+        index = Layout.of(cfg.raw).patch_index(data_id)
+        summary = prepare_task_job(cfg, data_id, _manifest(cfg, cfg.tasks[args.task].source), index)
         print(f"{data_id}: {len(summary['origins'])} training patches, splits {summary['splits']}")
 
 
@@ -42,23 +56,26 @@ def _run_of(args: argparse.Namespace) -> Run:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from vemtransfer.runs import model_path, train_run
+    from vemtransfer.jobs.training import train_job
 
     cfg, run = load_config(args.config), _run_of(args)
-    out = model_path(cfg.raw, run.model_id)
+    layout = Layout.of(cfg.raw)
+    out = layout.model(run.model_id)
     init = None
     if not run.is_pretrain and run.source != NO_PRETRAIN:
-        init = model_path(cfg.raw, pretrained_run(cfg.experiment, run.source, run.rep).model_id)
-    history = train_run(cfg.raw, run.source, run.target, run.budget, run.rep, out, init, args.threads)
+        init = layout.model(pretrained_run(cfg.experiment, run.source, run.rep).model_id)
+    index = layout.patch_index(cfg.tasks[run.target].data_id(run.rep))
+    history = train_job(cfg, run.source, run.target, run.budget, run.rep, index, out, init, args.threads)
     print(f"{out}: best validation IoU {history['best_val_iou_fg']:.4f} at step {history['best_step']}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from vemtransfer.runs import evaluate_run, model_path
+    from vemtransfer.jobs.evaluation import evaluate_job
 
     cfg, run = load_config(args.config), _run_of(args)
-    metrics = Path(cfg.raw["results_dir"]) / "metrics" / f"{run.model_id}.json"
-    record = evaluate_run(cfg.raw, run.model_id, run.target, model_path(cfg.raw, run.model_id), metrics, args.threads)
+    layout = Layout.of(cfg.raw)
+    test_image = layout.prepared(cfg.tasks[run.target].data_id(run.rep), "test")[0]
+    record = evaluate_job(cfg, run.model_id, run.target, layout.model(run.model_id), test_image, layout.metrics(run.model_id), args.threads)
     print(yaml.safe_dump(record["scores"], sort_keys=False))
 
 
@@ -67,16 +84,16 @@ def _export(args: argparse.Namespace) -> None:
 
     from vemtransfer.export import export_model
     from vemtransfer.report.figure_jobs import task_spacing
-    from vemtransfer.runs import model_path, task_dir
 
     cfg, run = load_config(args.config), _run_of(args)
-    metrics_file = Path(cfg.raw["results_dir"]) / "metrics" / f"{run.model_id}.json"
+    layout = Layout.of(cfg.raw)
+    metrics_file = Path(layout.metrics(run.model_id))
     metrics = json.loads(metrics_file.read_text())["scores"] if metrics_file.exists() else {}
-    history = model_path(cfg.raw, run.model_id).parent / "history.json"
+    history = Path(layout.history(run.model_id))
     val_iou = json.loads(history.read_text())["best_val_iou_fg"] if history.exists() else None
-    patches = task_dir(cfg.raw, cfg.tasks[run.target].data_id(run.rep)) / "patches.json"
+    patches = Path(layout.patch_index(cfg.tasks[run.target].data_id(run.rep)))
     meta = export_model(
-        model_path(cfg.raw, run.model_id), args.out, preprocess=cfg.tasks[run.target].preprocess,
+        layout.model(run.model_id), args.out, preprocess=cfg.tasks[run.target].preprocess,
         voxel_nm=list(task_spacing(cfg, patches)) if patches.exists() and cfg.raw["sources"][cfg.tasks[run.target].source].get("voxel_nm") else None,
         threshold=cfg.evaluation.threshold, overlap=cfg.evaluation.overlap, metrics=metrics, val_iou_fg=val_iou,
     )
@@ -88,7 +105,7 @@ def _predict(args: argparse.Namespace) -> None:
 
     from vemtransfer.export import PreprocessedVolume, load_for_prediction
     from vemtransfer.volume_io import open_volume
-    from vemtransfer.train import pick_device
+    from vemtransfer.device import pick_device
     from vemtransfer.volume import predict_to_zarr
 
     torch.set_num_threads(args.threads)
@@ -115,7 +132,7 @@ def _run_args() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vemtransfer", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("validate", help="validate a config and print the experiment's job counts")
+    v = sub.add_parser("validate", help="validate a config (schema, references, regions against local volume headers) and print the job counts")
     v.add_argument("config", type=Path)
     v.set_defaults(func=_validate)
     pr = sub.add_parser("prepare", help="prepare one task's train/val/test volumes and patch index")

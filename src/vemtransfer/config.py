@@ -1,26 +1,33 @@
-"""Load and validate an experiment config, then expose it as frozen dataclasses.
+"""Load and validate an experiment config, then expose it as views (frozen dataclasses).
 
 Validation happens once, before Snakemake schedules anything, so a typo in a key, an
 unknown task id or a fraction outside (0, 1] is one clear error naming the key instead of
-a failure hours into a run. The JSON schema (``config.schema.yaml`` beside this module,
-linked from ``workflow/schemas/``) is the single description of every key and default.
+a failure hours into a run. The JSON schema (``config.schema.yaml`` beside this module) is
+the single description of every key and default; each workflow job then receives only the
+part it reads (:func:`job_config`), which is what Snakemake compares to decide a rerun.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
+from vemtransfer.provenance import config_hash
+
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+TASK_ID_PATTERN = r"[A-Za-z0-9]+-[A-Za-z]+"
+"""A task id (``SNEMI3D-N``): keys of ``tasks`` (the schema's ``$defs.task_id``, anchored) and task wildcards."""
+DATASET_ID_PATTERN = r"[A-Za-z0-9_]+"
+"""A source name (``ratliver_volume``): keys of ``sources`` (the schema's ``$defs.dataset_id``, anchored) and the download wildcard."""
 NO_PRETRAIN = "NoPretrain"
 """Table 2's first row and the Fig. 2 baseline: training from random weights."""
 
@@ -168,23 +175,64 @@ class Experiment:
     """Repeats of each recommendation run (recommend.repeats, else repeats)."""
 
 
-@dataclass(frozen=True)
 class Config:
-    """A validated experiment; ``raw`` keeps the defaults-filled dict for hashing and logs."""
+    """A validated config (``raw``: defaults filled, recipe applied), or the part of one that a
+    workflow job reads (:func:`job_config`). Views are built on access, so a job's config only
+    needs the sections the job uses; reading another one is an error naming it."""
 
-    raw: Mapping[str, Any]
-    tasks: Mapping[str, TaskSpec]
-    patch_size: tuple[int, int, int]
-    patch_stride: tuple[int, int, int]
-    model: ModelConfig
-    experiment: Experiment
-    evaluation: EvalConfig
-    seed: int
-    demo: bool
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+
+    def section(self, key: str) -> Any:
+        """``raw[key]``, or a :class:`ConfigError` saying the job did not declare it."""
+        try:
+            return self.raw[key]
+        except KeyError:
+            raise ConfigError(f"config key {key!r} is not part of this job's config: add it to the rule's "
+                              "job_config(...) params in workflow/rules") from None
+
+    @cached_property
+    def tasks(self) -> Mapping[str, TaskSpec]:
+        return {tid: _task(tid, t) for tid, t in self.section("tasks").items()}
+
+    @property
+    def patch_size(self) -> tuple[int, int, int]:
+        return tuple(self.section("patches")["size"])
+
+    @property
+    def patch_stride(self) -> tuple[int, int, int]:
+        return tuple(self.section("patches")["stride"])
+
+    @property
+    def model(self) -> ModelConfig:
+        m = self.section("model")
+        return ModelConfig(tuple(m["widths"]), m["bn_momentum"], m["planar_levels"])
+
+    @cached_property
+    def experiment(self) -> Experiment:
+        exp = self.section("experiment")
+        return Experiment(
+            repeats=exp["repeats"], sources=tuple(exp["sources"]), targets=tuple(exp["targets"]),
+            finetune_patches=exp["finetune_patches"], fractions=tuple(exp["fractions"]),
+            scenarios=tuple(Scenario(**s) for s in exp["scenarios"]),
+            recommend_repeats=self.section("recommend")["repeats"] or exp["repeats"],
+        )
+
+    @property
+    def evaluation(self) -> EvalConfig:
+        return EvalConfig(**self.section("evaluation"))
+
+    @property
+    def seed(self) -> int:
+        return self.section("seed")
+
+    @property
+    def demo(self) -> bool:
+        return self.section("demo")
 
     def train_config(self, stage: str) -> TrainConfig:
         """Training settings of ``stage`` ('pretrain' or 'finetune'), which differ only in length."""
-        t = self.raw["train"]
+        t = self.section("train")
         aug, val = t["augment"], t["validation"]
         return TrainConfig(
             lr=t["lr"], batch_size=t["batch_size"], pos_weight=t["pos_weight"],
@@ -203,14 +251,41 @@ class Config:
     @property
     def val_crop_size(self) -> tuple[int, int, int]:
         """Validation crop (z, y, x): ``train.validation.size``, else the patch size; validation splits hold at least one."""
-        size = self.raw["train"]["validation"]["size"]
+        size = self.section("train")["validation"]["size"]
         return tuple(size) if size else self.patch_size
 
     @property
     def hash(self) -> str:
-        """Short hash of the whole validated config, recorded in every metrics file."""
-        blob = json.dumps(self.raw, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
+        """Short hash of the (job) config, recorded in models and metrics."""
+        return config_hash(self.raw)
+
+
+def job_config(cfg: Config, *keys: str, tasks: Iterable[str] = (), datasets: Iterable[str] = ()) -> dict[str, Any]:
+    """The part of ``cfg`` that one workflow job reads, as a plain sorted dict (a rule's params).
+
+    ``keys`` are top-level keys or dotted paths into them (``"train.sampling"``); ``tasks``
+    and ``datasets`` pick entries of ``tasks`` and ``sources``. Snakemake reruns a job when
+    this changes, and the job builds its :class:`Config` from it alone (:func:`job_view`), so
+    a value it reads but did not declare fails loudly instead of going stale.
+    """
+    out: dict[str, Any] = {}
+    for key in keys:
+        head, *rest = key.split(".")
+        value, node = cfg.raw[head], out
+        for part in rest:
+            node = node.setdefault(head, {})
+            head, value = part, value[part]
+        node[head] = value
+    if tasks:
+        out["tasks"] = {t: cfg.raw["tasks"][t] for t in tasks}
+    if datasets:
+        out["sources"] = {d: cfg.raw["sources"][d] for d in datasets}
+    return json.loads(json.dumps(out, sort_keys=True))
+
+
+def job_view(job: Mapping[str, Any]) -> Config:
+    """The :class:`Config` of a job's config (:func:`job_config`), already validated by the workflow."""
+    return Config(job)
 
 
 RECIPES_DIR = Path(__file__).with_name("recipes")
@@ -282,11 +357,29 @@ def _where(path: Iterator[Any]) -> str:
 def _schema_errors(raw: dict) -> list[str]:
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
     errors = sorted(_Validator(schema).iter_errors(raw), key=lambda e: list(map(str, e.path)))
-    return [f"{_where(e.path)}: {e.message}" for e in errors]
+    return [line for e in errors for line in _error_lines(e)]
+
+
+def _error_lines(e: jsonschema.ValidationError) -> list[str]:
+    """A schema error in words, one line per problem: each unexpected key with the keys allowed
+    there (a source's by its kind), a bad id with the rule it breaks, a bad choice with the choices."""
+    where = _where(e.path)
+    if e.validator == "additionalProperties" and e.validator_value is False and "properties" in e.schema:
+        allowed = e.schema["properties"]
+        kind = allowed.get("kind", {}).get("const")
+        takes = f"kind {kind} takes" if kind else "keys here are"
+        return [f"{where}: unexpected key {key!r} ({takes}: {', '.join(allowed)})" for key in e.instance if key not in allowed]
+    if "propertyNames" in e.schema_path and e.validator == "pattern":
+        examples = ", ".join(e.schema.get("examples", []))
+        return [f"{where}: {e.instance!r} is not a valid {e.schema.get('title', 'key')}: it must match "
+                f"{e.validator_value.strip('^$')}" + (f" (e.g. {examples})" if examples else "")]
+    if e.validator == "enum":
+        return [f"{where}: {e.instance!r} is not one of {', '.join(map(str, e.validator_value))}"]
+    return [f"{where}: {e.message}"]
 
 
 def _reference_errors(raw: dict) -> list[str]:
-    """Cross-references the schema cannot express: task ids, source names, labels."""
+    """Cross-references the schema cannot express: task ids, source names, labels, regions inside the sizes the config states."""
     tasks, sources, exp = raw["tasks"], raw["sources"], raw["experiment"]
     errors = []
     known = ", ".join(sorted(tasks))
@@ -327,8 +420,6 @@ def _reference_errors(raw: dict) -> list[str]:
                 errors.append(f"{where}.tasks[{i}]: unknown task id {tid!r}; tasks are {known}")
     if b and b["mitonet"]["finetune"]["tasks"] and not b["mitonet"]["finetune"]["sets"]:
         errors.append("baselines.mitonet.finetune.sets: fine-tuning tasks are listed but no patch set")
-    if NO_PRETRAIN in tasks:
-        errors.append(f"tasks.{NO_PRETRAIN}: reserved for training from random weights")
     if not exp["targets"] and not raw["recommend"]["tasks"]:
         errors.append("experiment.targets: empty, and no recommend.tasks either: nothing would be fine-tuned")
     errors += _needs_errors(raw, exp, lists)
@@ -348,7 +439,9 @@ def _reference_errors(raw: dict) -> list[str]:
                     f"tasks.{tid}.label: {task['label']!r} is not an object of tissue "
                     f"{src['tissue']!r} ({', '.join(OBJECTS[src['tissue']])})"
                 )
-    return errors
+    from vemtransfer.config_checks import declared_region_errors  # imported here: it imports the sources package, which imports this module
+
+    return errors + declared_region_errors(raw)
 
 
 def _needs_errors(raw: dict, exp: dict, baseline_lists: list[tuple[str, list]]) -> list[str]:
@@ -425,24 +518,7 @@ def validate_config(raw: Mapping[str, Any]) -> Config:
         errors = _reference_errors(raw)
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
-    tasks = {tid: _task(tid, t) for tid, t in raw["tasks"].items()}
-    exp = raw["experiment"]
-    return Config(
-        raw=raw,
-        tasks=tasks,
-        patch_size=tuple(raw["patches"]["size"]),
-        patch_stride=tuple(raw["patches"]["stride"]),
-        model=ModelConfig(tuple(raw["model"]["widths"]), raw["model"]["bn_momentum"], raw["model"]["planar_levels"]),
-        experiment=Experiment(
-            repeats=exp["repeats"], sources=tuple(exp["sources"]), targets=tuple(exp["targets"]),
-            finetune_patches=exp["finetune_patches"], fractions=tuple(exp["fractions"]),
-            scenarios=tuple(Scenario(**s) for s in exp["scenarios"]),
-            recommend_repeats=raw["recommend"]["repeats"] or exp["repeats"],
-        ),
-        evaluation=EvalConfig(**raw["evaluation"]),
-        seed=raw["seed"],
-        demo=raw["demo"],
-    )
+    return Config(raw)
 
 
 def load_config(path: str | Path) -> Config:

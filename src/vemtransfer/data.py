@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from vemtransfer.config import TrainConfig
+from vemtransfer.layout import SPLITS, split_files
 
-SPLITS = ("train", "val", "test")
 IGNORE = 255
 """Label value of voxels nobody labelled (sparse sections, or outside a label budget): not scored, no loss."""
 IN_MEMORY_BYTES = 1 << 30
@@ -46,8 +46,7 @@ def split_paths(task_dir: str | Path, split: str) -> tuple[Path, Path]:
     """Where ``prepare`` writes the image and label of one split."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
-    task_dir = Path(task_dir)
-    return task_dir / f"{split}.image.npy", task_dir / f"{split}.label.npy"
+    return split_files(task_dir, split)
 
 
 def load_split(task_dir: str | Path, split: str) -> Volume:

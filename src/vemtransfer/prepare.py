@@ -33,6 +33,7 @@ from scipy import ndimage
 
 from vemtransfer.config import Region, TaskSpec
 from vemtransfer.data import IGNORE, cell_origins, split_paths, subset_order, tile_origins
+from vemtransfer.layout import PATCH_INDEX
 from vemtransfer.sources.store import Sections
 from vemtransfer.storage import npy_section_writer, write_json, write_npy
 
@@ -265,7 +266,7 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
     summary["budget_unit"] = "cell" if cells else "tile"
     summary["origins"] = [list(o) for o in origins]
     summary["subset_order"] = subset_order(len(origins), seed)
-    write_json(Path(out_dir) / "patches.json", summary)
+    write_json(Path(out_dir) / PATCH_INDEX, summary)
     return summary
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import logging
 import math
 import os
@@ -27,6 +26,7 @@ from tqdm import tqdm
 
 from vemtransfer.checkpoint import load_pretrained_weights, save_model
 from vemtransfer.config import EvalConfig, ModelConfig, TrainConfig
+from vemtransfer.device import pick_device
 from vemtransfer.data import PatchBatches, RandomPatches, Volume, in_memory, training_batches, validation_crops
 from vemtransfer.infer import memory_format, precision_autocast, predict_crops, predict_volume, training_precision
 from vemtransfer.loss import DiceCELoss
@@ -35,19 +35,6 @@ from vemtransfer.model import RSUNet
 from vemtransfer.storage import save_torch, write_json
 
 log = logging.getLogger(__name__)
-
-
-def job_seed(base: int, *parts: object) -> int:
-    """A stable 31-bit seed from the base seed and a job's identity (task, budget, repeat)."""
-    digest = hashlib.sha256(repr((base, *parts)).encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
-
-
-def pick_device(name: str | None = None) -> torch.device:
-    """CUDA when present (or the device named), else CPU."""
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @dataclass

@@ -1,16 +1,17 @@
 # Paper Table 3: SAM2.1 and MitoNet baselines on raw-resolution sections (config `baselines`).
-# Rows come from vemtransfer.baselines.design; the heavy dependencies are the `baselines` extra.
+# Rows come from vemtransfer.baselines.rows; the heavy dependencies are the `baselines` extra.
 
 
 rule download_weights:
-    output:
-        f"{RES}/weights/{{weights}}",
     params:
-        model=lambda wildcards: WEIGHTS[wildcards.weights],
+        **job("download_weights.py", lambda w: f"baselines.{WEIGHTS[w.weights]}.weights"),
+        model=lambda w: WEIGHTS[w.weights],
+    output:
+        L.weights("{weights}"),
     log:
-        f"{LOGS}/download_weights/{{weights}}.log",
+        L.log("download_weights", "{weights}"),
     benchmark:
-        f"{LOGS}/download_weights/{{weights}}.benchmark.tsv"
+        L.benchmark("download_weights", "{weights}")
     wildcard_constraints:
         weights="|".join(map(re.escape, WEIGHTS)) or "no-weights-configured",
     conda:
@@ -21,35 +22,39 @@ rule download_weights:
 
 rule prepare_raw_split:
     input:
-        source_inputs,
+        unpack(task_dataset_inputs),
+    params:
+        **job("prepare_raw_split.py", tasks=task_of, datasets=dataset_of),
     output:
-        raw_split("{task}", "{split}"),
+        L.raw_split("{task}", "{split}"),
     log:
-        f"{LOGS}/prepare_raw_split/{{task}}/{{split}}.log",
+        L.log("prepare_raw_split", "{task}/{split}"),
     benchmark:
-        f"{LOGS}/prepare_raw_split/{{task}}/{{split}}.benchmark.tsv"
+        L.benchmark("prepare_raw_split", "{task}/{split}")
     wildcard_constraints:
         split="train|test",
     resources:
-        mem_mb=CFG.raw["resources"]["prepare"]["mem_mb"],
-        runtime=CFG.raw["resources"]["prepare"]["runtime"],
+        mem_mb=PREP_RES["mem_mb"],
+        runtime=PREP_RES["runtime"],
     conda:
         "../../envs/vemtransfer.yaml"
     script:
         "../scripts/prepare_raw_split.py"
 
 
-rule sam2_segment:
+rule segment_sam2:
     input:
-        raw_split("{task}", "test"),
-        weights=lambda wildcards: weights_path("sam2"),
+        test=L.raw_split("{task}", "test"),
+        weights=lambda w: L.weights(weights_name("sam2")),
+    params:
+        **job("segment_sam2.py", "baselines.sam2", "baselines.sections", "seed", "demo"),
     output:
-        json=f"{R}/baselines/{{task}}/sam2_{{mode}}.json",
-        npz=f"{R}/baselines/{{task}}/sam2_{{mode}}.npz",
+        json=L.baseline_metrics("{task}", "sam2_{mode}"),
+        npz=L.baseline_prediction("{task}", "sam2_{mode}"),
     log:
-        f"{LOGS}/sam2_segment/{{task}}/{{mode}}.log",
+        L.log("segment_sam2", "{task}/sam2_{mode}"),
     benchmark:
-        f"{LOGS}/sam2_segment/{{task}}/{{mode}}.benchmark.tsv"
+        L.benchmark("segment_sam2", "{task}/sam2_{mode}")
     wildcard_constraints:
         mode="automatic|boxes|boxes_masks",
     threads: BASE_RES["threads"]
@@ -60,24 +65,25 @@ rule sam2_segment:
     conda:
         "../../envs/sam2.yaml"
     script:
-        "../scripts/sam2_segment.py"
+        "../scripts/segment_sam2.py"
 
 
-rule mitonet_zero_shot:
+rule segment_mitonet:
+    # zero-shot (mitonet_<scale>x) or fine-tuned on a patch set (mitonet-<set>_<scale>x)
     input:
-        raw_split("{task}", "test"),
-        model=lambda wildcards: weights_path("mitonet"),
-    output:
-        json=f"{R}/baselines/{{task}}/mitonet_{{scale}}x.json",
-        npz=f"{R}/baselines/{{task}}/mitonet_{{scale}}x.npz",
+        test=L.raw_split("{task}", "test"),
+        model=mitonet_model,
     params:
-        method=lambda wildcards: f"mitonet_{wildcards.scale}x",
+        **job("segment_mitonet.py", "baselines.mitonet.engine", "baselines.sections", "demo"),
+    output:
+        json=L.baseline_metrics("{task}", "{method}"),
+        npz=L.baseline_prediction("{task}", "{method}"),
     log:
-        f"{LOGS}/mitonet_segment/{{task}}/mitonet_{{scale}}x.log",
+        L.log("segment_mitonet", "{task}/{method}"),
     benchmark:
-        f"{LOGS}/mitonet_segment/{{task}}/mitonet_{{scale}}x.benchmark.tsv"
+        L.benchmark("segment_mitonet", "{task}/{method}")
     wildcard_constraints:
-        scale=r"\d+",
+        method=r"mitonet(-[A-Za-z0-9]+)?_\d+x",
     threads: BASE_RES["threads"]
     resources:
         gpu=1,
@@ -86,20 +92,22 @@ rule mitonet_zero_shot:
     conda:
         "../../envs/mitonet.yaml"
     script:
-        "../scripts/mitonet_segment.py"
+        "../scripts/segment_mitonet.py"
 
 
-rule mitonet_finetune:
+rule finetune_mitonet:
     input:
-        raw_split("{task}", "train"),
-        weights=lambda wildcards: weights_path("mitonet"),
+        train=L.raw_split("{task}", "train"),
+        weights=lambda w: L.weights(weights_name("mitonet")),
+    params:
+        **job("finetune_mitonet.py", "baselines.mitonet.finetune", "train.amp", "seed", "demo"),
     output:
-        model=f"{R}/models/baselines/mitonet-{{set}}/{{task}}.pth",
-        summary=f"{R}/models/baselines/mitonet-{{set}}/{{task}}.json",
+        model=L.mitonet_model("{set}", "{task}"),
+        summary=L.mitonet_summary("{set}", "{task}"),
     log:
-        f"{LOGS}/mitonet_finetune/{{task}}/{{set}}.log",
+        L.log("finetune_mitonet", "{task}/{set}"),
     benchmark:
-        f"{LOGS}/mitonet_finetune/{{task}}/{{set}}.benchmark.tsv"
+        L.benchmark("finetune_mitonet", "{task}/{set}")
     wildcard_constraints:
         set=r"[A-Za-z0-9]+",
     threads: BASE_RES["threads"]
@@ -110,44 +118,21 @@ rule mitonet_finetune:
     conda:
         "../../envs/mitonet.yaml"
     script:
-        "../scripts/mitonet_finetune.py"
-
-
-rule mitonet_finetuned:
-    input:
-        raw_split("{task}", "test"),
-        model=f"{R}/models/baselines/mitonet-{{set}}/{{task}}.pth",
-    output:
-        json=f"{R}/baselines/{{task}}/mitonet-{{set}}_{{scale}}x.json",
-        npz=f"{R}/baselines/{{task}}/mitonet-{{set}}_{{scale}}x.npz",
-    params:
-        method=lambda wildcards: f"mitonet-{wildcards.set}_{wildcards.scale}x",
-    log:
-        f"{LOGS}/mitonet_segment/{{task}}/mitonet-{{set}}_{{scale}}x.log",
-    benchmark:
-        f"{LOGS}/mitonet_segment/{{task}}/mitonet-{{set}}_{{scale}}x.benchmark.tsv"
-    wildcard_constraints:
-        set=r"[A-Za-z0-9]+",
-        scale=r"\d+",
-    threads: BASE_RES["threads"]
-    resources:
-        gpu=1,
-        mem_mb=BASE_RES["mem_mb"],
-        runtime=BASE_RES["runtime"],
-    conda:
-        "../../envs/mitonet.yaml"
-    script:
-        "../scripts/mitonet_segment.py"
+        "../scripts/finetune_mitonet.py"
 
 
 rule make_table3:
     input:
-        unpack(table3_inputs),
+        unpack(lambda w: paper_results()),
+        unpack(lambda w: {"long": L.table("table2_long.csv")} if baseline_rows.ours_rows(CFG.raw) else {}),
+        metrics=[L.baseline_metrics(r.task, r.method) for r in baseline_rows.rows(CFG.raw)],
+    params:
+        **job("make_table3.py", "baselines", "experiment", "recommend.repeats", "demo"),
     output:
-        csv=report(f"{R}/tables/table3.csv", caption="../report/table3.rst", category="Tables"),
-        md=f"{R}/tables/table3.md",
+        csv=report(L.table("table3.csv"), caption="../report/table3.rst", category="Tables"),
+        md=L.table("table3.md"),
     log:
-        f"{LOGS}/make_table3/make_table3.log",
+        L.log("make_table3", "make_table3"),
     conda:
         "../../envs/vemtransfer.yaml"
     script:

@@ -1,36 +1,75 @@
-# Config validation, paths and input functions; no rules.
+# Config validation, the path layout, rule params and input functions; no rules.
+#
+# Reruns follow the config and the code: every rule's params are job(...) below, the part of
+# the config its job reads (`config`) and the digest of the package code its script runs
+# (`code`). Snakemake reruns a job when either changes (and, by mtime, everything after it);
+# `--rerun-triggers mtime` opts out.
 import re
 from pathlib import Path
 
-from vemtransfer import design
-from vemtransfer.baselines import design as baselines_design
-from vemtransfer.config import NO_PRETRAIN, validate_config
+from vemtransfer import grid
+from vemtransfer.baselines import rows as baseline_rows
+from vemtransfer.config import DATASET_ID_PATTERN, NO_PRETRAIN, TASK_ID_PATTERN, ConfigError, job_config, validate_config
+from vemtransfer.config_checks import region_errors
+from vemtransfer.layout import Layout
+from vemtransfer.provenance import code_digest
 from vemtransfer.sources import DOWNLOAD_KINDS, needed_sections
 
 CFG = validate_config(config)  # one clear error naming the key, before anything runs
+if _errors := region_errors(CFG):  # regions against the headers of local volumes
+    raise ConfigError("invalid config:\n  " + "\n  ".join(_errors))
 EXP = CFG.experiment
-R = CFG.raw["results_dir"]
-RES = CFG.raw["resources_dir"]
-LOGS = CFG.raw["logs_dir"]
+L = Layout.of(CFG.raw)
 SOURCES = CFG.raw["sources"]
+FIGS = CFG.raw.get("figures", {})
+RECOMMEND = CFG.raw["recommend"]["tasks"]
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
 wildcard_constraints:
-    task=r"[A-Za-z0-9]+-[A-Za-z]+",
-    data=r"[A-Za-z0-9]+-[A-Za-z]+(/fold\d+)?",
-    target=r"[A-Za-z0-9]+-[A-Za-z]+",
-    source=r"[A-Za-z0-9]+(-[A-Za-z]+)?",
+    task=TASK_ID_PATTERN,
+    data=rf"{TASK_ID_PATTERN}(/fold\d+)?",
+    target=TASK_ID_PATTERN,
+    source=rf"{TASK_ID_PATTERN}|{NO_PRETRAIN}",
+    dataset=DATASET_ID_PATTERN,
     budget=r"p\d+|f[0-9.]+",
     rep=r"\d+",
 
 
-def prepared(data, *splits):
-    """The prepared files of dataset ``data`` (``TaskSpec.data_id``) for ``splits`` (image + label each)."""
-    return [f"{RES}/prepared/{data}/{s}.{kind}.npy" for s in splits for kind in ("image", "label")]
+def job(script, *keys, tasks=(), datasets=()):
+    """A rule's params: ``config``, the part of the config its job reads (``keys``: top-level or
+    dotted keys; ``tasks``/``datasets``: entries of ``tasks``/``sources``; each a value or a
+    function of the wildcards; a key function may return None), and ``code``, the digest of ``script`` and the package modules it imports."""
+
+    def config_of(wildcards):
+        pick = lambda x: x(wildcards) if callable(x) else x
+        return job_config(CFG, *filter(None, map(pick, keys)), tasks=pick(tasks), datasets=pick(datasets))
+
+    return {"config": config_of, "code": code_digest(SCRIPTS / script)}
 
 
-def patch_index(data):
-    """The patches.json of dataset ``data``, written last by prepare_task (it marks the dataset done)."""
-    return f"{RES}/prepared/{data}/patches.json"
+def task_of(wildcards):
+    """The task of a ``{task}``, ``{target}`` or ``{data}`` (task id, optionally /fold<k>) wildcard, as a list."""
+    for name in ("task", "target"):
+        if name in wildcards.keys():
+            return [wildcards[name]]
+    return [wildcards.data.split("/")[0]]
+
+
+def dataset_of(wildcards):
+    """The dataset (``sources`` key) the task of the wildcards is cut from, as a list."""
+    return [CFG.tasks[task_of(wildcards)[0]].source]
+
+
+def dataset_inputs(dataset):
+    """What reading ``dataset`` needs: its download manifest, a local volume's files, or nothing (generated)."""
+    spec = SOURCES[dataset]
+    if spec["kind"] == "local":
+        return {"local": [spec["image"], *spec["labels"].values()]}
+    return {"manifest": L.manifest(dataset)} if spec["kind"] in DOWNLOAD_KINDS else {}
+
+
+def task_dataset_inputs(wildcards):
+    return dataset_inputs(dataset_of(wildcards)[0])
 
 
 def task_data(task, rep):
@@ -38,44 +77,14 @@ def task_data(task, rep):
     return CFG.tasks[task].data_id(int(rep))
 
 
-def metrics_path(run):
-    return f"{R}/metrics/{run.model_id}.json"
-
-
-def prediction(run):
-    """The Zarr test-volume prediction of a run's model (Figs. 3-4)."""
-    return f"{R}/predictions/{run.model_id}/test.zarr"
-
-
-def source_manifest(name):
-    """What preparing from a source reads: its download manifest, a local volume's files, or nothing (generated)."""
-    spec = SOURCES[name]
-    if spec["kind"] == "local":
-        return [spec["image"], *spec["labels"].values()]
-    return [f"{RES}/raw/{name}/manifest.json"] if spec["kind"] in DOWNLOAD_KINDS else []
-
-
-def source_inputs(wildcards):
-    """The source of a ``{task}`` or ``{data}`` (task id, optionally /fold<k>) wildcard."""
-    task = wildcards.task if "task" in wildcards.keys() else wildcards.data.split("/")[0]
-    return source_manifest(CFG.tasks[task].source)
-
-
 def pretrained_model(wildcards):
     """The pretrained model a fine-tune starts from (same repeat), or nothing for NoPretrain."""
     if wildcards.source == NO_PRETRAIN:
         return []
-    run = design.pretrained_run(EXP, wildcards.source, int(wildcards.rep))
-    return [f"{R}/models/{run.model_id}/model.pt"]
+    return [L.model(grid.pretrained_run(EXP, wildcards.source, int(wildcards.rep)).model_id)]
 
 
 MODEL_ID = r"pretrain/[^/]+/rep\d+|finetune/[^/]+__[^/]+/[^/]+/rep\d+"
-
-
-def fig5_run(organelle):
-    """The fine-tuned run whose model predicts ``organelle`` in Fig. 5."""
-    names = list(CFG.raw["figures"]["fig5"]["models"])
-    return design.figure_runs(CFG.raw["figures"], EXP)["fig5"][names.index(organelle)]
 
 
 def eval_target(wildcards):
@@ -84,75 +93,76 @@ def eval_target(wildcards):
     return name if kind == "pretrain" else name.split("__")[1]
 
 
-def eval_data(wildcards):
-    """The prepared dataset a model id is scored on (its target, at its repeat's fold)."""
-    return task_data(eval_target(wildcards), wildcards.model_id.rsplit("rep", 1)[1])
+def eval_test(wildcards):
+    """The prepared test split a model id is scored on (its target, at its repeat's fold)."""
+    return L.prepared(task_data(eval_target(wildcards), wildcards.model_id.rsplit("rep", 1)[1]), "test")
 
 
-VOLUMES = (["fig5"] if "fig5" in CFG.raw["figures"] else []) + list(CFG.raw["recommend"]["tasks"])
+def fig5_run(organelle):
+    """The fine-tuned run whose model predicts ``organelle`` in Fig. 5."""
+    names = list(FIGS["fig5"]["models"])
+    return grid.figure_runs(FIGS, EXP)["fig5"][names.index(organelle)]
 
 
-def volume_source(volume):
-    """The source whose sections form a whole volume: Fig. 5's, or a recommend task's."""
-    return CFG.raw["figures"]["fig5"]["source"] if volume == "fig5" else CFG.tasks[volume].source
+VOLUMES = (["fig5"] if "fig5" in FIGS else []) + list(RECOMMEND)
 
 
-def task_prediction_inputs(wildcards):
-    """The chosen-model JSON, every candidate model it may name (largest fraction) and the prepared volume."""
-    top = design.fraction_budget(max(EXP.fractions))
-    runs = [run for run in design.recommend_runs(EXP, wildcards.task) if run.budget == top]
-    return {"choice": f"{R}/{wildcards.task}/chosen_model.json", "models": [f"{R}/models/{run.model_id}/model.pt" for run in runs],
-            "image": f"{RES}/prepared/volumes/{wildcards.task}.image.npy"}
+def volume_dataset(volume):
+    """The dataset whose sections form a whole volume: Fig. 5's, or a recommend task's."""
+    return FIGS["fig5"]["source"] if volume == "fig5" else CFG.tasks[volume].source
+
+
+def recommend_candidates(task):
+    """The runs a recommendation may choose for prediction: every source at the largest fraction."""
+    top = grid.fraction_budget(max(EXP.fractions))
+    return [run for run in grid.recommend_runs(EXP, task) if run.budget == top]
+
+
+def shipped_file(path):
+    """A file the config names: a relative path is looked up in the working directory, then beside
+    the Snakefile (the shipped config/), so the shipped configs also run with --directory elsewhere."""
+    path = Path(path)
+    if not path.is_absolute() and not path.exists() and (Path(workflow.basedir) / path).exists():
+        path = Path(workflow.basedir) / path
+    return str(path)
 
 
 def checksum_list(dataset):
-    """{sha256sums: path} of a source that has a checksum list: a relative path is looked up in
-    the working directory, then beside the Snakefile (the shipped config/), so the shipped
-    configs also run with --directory elsewhere."""
-    spec = CFG.raw["sources"][dataset]
-    if "sha256sums" not in spec:
-        return {}
-    path = Path(spec["sha256sums"])
-    if not path.is_absolute() and not path.exists() and (Path(workflow.basedir) / path).exists():
-        path = Path(workflow.basedir) / path
-    return {"sha256sums": str(path)}
+    """{sha256sums: path} of a dataset that has a checksum list (editing it downloads and verifies again)."""
+    spec = SOURCES[dataset]
+    return {"sha256sums": shipped_file(spec["sha256sums"])} if "sha256sums" in spec else {}
+
+
+def paper_results():
+    """{paper: path} of the paper's published numbers, read by the tables (absent: no comparison)."""
+    return {"paper": shipped_file(CFG.raw["paper_results"])} if CFG.raw["paper_results"] else {}
 
 
 BASE_RES = CFG.raw["resources"]["baselines"]
 BASELINES = CFG.raw.get("baselines")  # Table 3 (absent = no baselines)
 
 
-def weights_path(model):
-    return str(baselines_design.weights_file(CFG.raw, model))
+def weights_name(model):
+    return baseline_rows.weights_name(CFG.raw, model)
 
 
-WEIGHTS = {baselines_design.weights_file(CFG.raw, m).name: m for m in ("sam2", "mitonet")} if BASELINES else {}
+def mitonet_model(wildcards):
+    """What segment_mitonet runs: the pretrained weights (mitonet_<s>x) or a fine-tuned model (mitonet-<set>_<s>x)."""
+    patch_set = baseline_rows.parse_method(wildcards.method)["set"]
+    return L.mitonet_model(patch_set, wildcards.task) if patch_set else L.weights(weights_name("mitonet"))
 
 
-def raw_split(task, split):
-    """A task's region at the raw resolution (the baselines' input; baselines_design.raw_split_dir)."""
-    return prepared(f"{task}/raw", split)
+WEIGHTS = {weights_name(m): m for m in ("sam2", "mitonet")} if BASELINES else {}
 
-
-def table3_inputs(wildcards):
-    rows = baselines_design.rows(CFG.raw)
-    out = {"metrics": [str(baselines_design.metrics_file(CFG.raw, r.task, r.method)) for r in rows]}
-    if baselines_design.ours_rows(CFG.raw):
-        out["long"] = f"{R}/tables/table2_long.csv"
-    return out
-
-
-TABLES = [f"{R}/tables/table1.csv"] + ([f"{R}/tables/table2.csv"] if EXP.targets else [])  # none: recommend tasks only
+TABLES = [L.table("table1.csv")] + ([L.table("table2.csv")] if EXP.targets else [])  # none: recommend tasks only
 if BASELINES:
-    TABLES.append(f"{R}/tables/table3.csv")
-FIGURES = [f"{R}/figures/fig2.png"] if EXP.scenarios else []
-for _fig in ("fig3", "fig4", "fig5"):
-    if _fig in CFG.raw.get("figures", {}):
-        FIGURES.append(f"{R}/figures/{_fig}.png")
-TABLES += [f"{R}/{task}/recommendation.md" for task in CFG.raw["recommend"]["tasks"]]
-if "fig5" in CFG.raw.get("figures", {}):
-    FIGURES += [f"{R}/meshes/{name}.ply" for name in CFG.raw["figures"]["fig5"]["models"]]
+    TABLES.append(L.table("table3.csv"))
+FIGURES = [L.figure("fig2.png")] if EXP.scenarios else []
+FIGURES += [L.figure(f"{fig}.png") for fig in ("fig3", "fig4", "fig5") if fig in FIGS]
+if "fig5" in FIGS:
+    FIGURES += [L.volume_mesh(name) for name in FIGS["fig5"]["models"]]
+TABLES += [L.recommend(task, "recommendation.md") for task in RECOMMEND]
 if CFG.raw["recommend"]["predict"]:
-    TABLES += [f"{R}/{task}/prediction.zarr" for task in CFG.raw["recommend"]["tasks"]]
+    TABLES += [L.recommend(task, "prediction.zarr") for task in RECOMMEND]
     if CFG.raw["recommend"]["meshes"]:
-        TABLES += [f"{R}/{task}/prediction.ply" for task in CFG.raw["recommend"]["tasks"]]
+        TABLES += [L.recommend(task, "prediction.ply") for task in RECOMMEND]

@@ -5,18 +5,20 @@ EVAL_RES = CFG.raw["resources"]["evaluate"]
 
 rule evaluate_model:
     input:
-        model=f"{R}/models/{{model_id}}/model.pt",
-        test=lambda w: prepared(eval_data(w), "test"),
+        model=L.model("{model_id}"),
+        test=eval_test,
+    params:
+        **job("evaluate_model.py", "patches.size", "evaluation", "train.amp", "train.channels_last", "demo",
+              tasks=lambda w: [eval_target(w)]),
+        target=eval_target,
     output:
-        f"{R}/metrics/{{model_id}}.json",
+        L.metrics("{model_id}"),
     log:
-        f"{LOGS}/evaluate_model/{{model_id}}.log",
+        L.log("evaluate_model", "{model_id}"),
     benchmark:
-        f"{LOGS}/evaluate_model/{{model_id}}.benchmark.tsv"
+        L.benchmark("evaluate_model", "{model_id}")
     wildcard_constraints:
         model_id=MODEL_ID,
-    params:
-        target=eval_target,
     threads: EVAL_RES["threads"]
     resources:
         gpu=1,

@@ -1,23 +1,24 @@
-# Chunked Zarr predictions: test volumes of the models shown in Figs. 3-4, and the Fig. 5 volume.
+# Chunked Zarr predictions: test volumes of the models shown in Figs. 3-4, the Fig. 5 volume,
+# and each recommend task's whole volume with its recommended model.
 
-FIGS = CFG.raw.get("figures", {})
-FIG_RUNS = design.figure_runs(FIGS, EXP)
+FIG_RUNS = grid.figure_runs(FIGS, EXP)
+PREDICT_KEYS = ("patches.size", "evaluation", "train.amp", "figures.chunk")
 
 
 rule predict_test:
     input:
-        model=f"{R}/models/{{model_id}}/model.pt",
-        test=lambda w: prepared(eval_data(w), "test"),
+        model=L.model("{model_id}"),
+        test=eval_test,
+    params:
+        **job("predict_test.py", *PREDICT_KEYS),
     output:
-        directory(f"{R}/predictions/{{model_id}}/test.zarr"),
+        directory(L.test_prediction("{model_id}")),
     log:
-        f"{LOGS}/predict_test/{{model_id}}.log",
+        L.log("predict_test", "{model_id}"),
     benchmark:
-        f"{LOGS}/predict_test/{{model_id}}.benchmark.tsv"
+        L.benchmark("predict_test", "{model_id}")
     wildcard_constraints:
         model_id=MODEL_ID,
-    params:
-        target=eval_target,
     threads: EVAL_RES["threads"]
     resources:
         gpu=1,
@@ -29,23 +30,26 @@ rule predict_test:
         "../scripts/predict_test.py"
 
 
-# Whole volumes: the Fig. 5 volume ("fig5") and each recommend task's source volume.
+# Whole volumes: the Fig. 5 volume ("fig5") and each recommend task's dataset volume.
 rule prepare_volume:
     input:
-        lambda w: source_manifest(volume_source(w.volume)),
+        unpack(lambda w: dataset_inputs(volume_dataset(w.volume))),
+    params:
+        **job("prepare_volume.py", lambda w: "figures.fig5" if w.volume == "fig5" else None,
+              tasks=lambda w: [] if w.volume == "fig5" else [w.volume], datasets=lambda w: [volume_dataset(w.volume)]),
     output:
-        image=f"{RES}/prepared/volumes/{{volume}}.image.npy",
-        info=f"{RES}/prepared/volumes/{{volume}}.json",
+        image=L.volume_image("{volume}"),
+        info=L.volume_info("{volume}"),
     log:
-        f"{LOGS}/prepare_volume/{{volume}}.log",
+        L.log("prepare_volume", "{volume}"),
     benchmark:
-        f"{LOGS}/prepare_volume/{{volume}}.benchmark.tsv"
+        L.benchmark("prepare_volume", "{volume}")
     wildcard_constraints:
         volume="|".join(VOLUMES) or "no-volumes-configured",
-    threads: CFG.raw["resources"]["prepare"]["threads"]
+    threads: PREP_RES["threads"]
     resources:
-        mem_mb=CFG.raw["resources"]["prepare"]["mem_mb"],
-        runtime=CFG.raw["resources"]["prepare"]["runtime"],
+        mem_mb=PREP_RES["mem_mb"],
+        runtime=PREP_RES["runtime"],
     conda:
         "../../envs/vemtransfer.yaml"
     script:
@@ -54,14 +58,16 @@ rule prepare_volume:
 
 rule predict_volume:
     input:
-        model=lambda w: f"{R}/models/{fig5_run(w.organelle).model_id}/model.pt",
-        image=f"{RES}/prepared/volumes/fig5.image.npy",
+        model=lambda w: L.model(fig5_run(w.organelle).model_id),
+        image=L.volume_image("fig5"),
+    params:
+        **job("predict_volume.py", *PREDICT_KEYS),
     output:
-        directory(f"{R}/predictions/volume/{{organelle}}.zarr"),
+        directory(L.volume_prediction("{organelle}")),
     log:
-        f"{LOGS}/predict_volume/{{organelle}}.log",
+        L.log("predict_volume", "{organelle}"),
     benchmark:
-        f"{LOGS}/predict_volume/{{organelle}}.benchmark.tsv"
+        L.benchmark("predict_volume", "{organelle}")
     threads: EVAL_RES["threads"]
     resources:
         gpu=1,
@@ -75,14 +81,16 @@ rule predict_volume:
 
 rule mesh_volume:
     input:
-        prediction=f"{R}/predictions/volume/{{organelle}}.zarr",
-        info=f"{RES}/prepared/volumes/fig5.json",
+        prediction=L.volume_prediction("{organelle}"),
+        info=L.volume_info("fig5"),
+    params:
+        **job("mesh_volume.py"),
     output:
-        f"{R}/meshes/{{organelle}}.ply",
+        L.volume_mesh("{organelle}"),
     log:
-        f"{LOGS}/mesh_volume/{{organelle}}.log",
+        L.log("mesh_volume", "{organelle}"),
     benchmark:
-        f"{LOGS}/mesh_volume/{{organelle}}.benchmark.tsv"
+        L.benchmark("mesh_volume", "{organelle}")
     resources:
         mem_mb=EVAL_RES["mem_mb"],
     conda:
@@ -92,17 +100,22 @@ rule mesh_volume:
 
 
 rule predict_task:
-    # the recommended model (chosen.json names it) over the task's whole source volume
+    # the recommended model (chosen_model.json names it) over the task's whole dataset volume
     input:
-        unpack(task_prediction_inputs),
+        choice=L.recommend("{task}", "chosen_model.json"),
+        models=lambda w: [L.model(run.model_id) for run in recommend_candidates(w.task)],
+        image=L.volume_image("{task}"),
+    params:
+        **job("predict_task.py", *PREDICT_KEYS),
+        model_ids=lambda w: [run.model_id for run in recommend_candidates(w.task)],
     output:
-        directory(f"{R}/{{task}}/prediction.zarr"),
+        directory(L.recommend("{task}", "prediction.zarr")),
     log:
-        f"{LOGS}/predict_task/{{task}}.log",
+        L.log("predict_task", "{task}"),
     benchmark:
-        f"{LOGS}/predict_task/{{task}}.benchmark.tsv"
+        L.benchmark("predict_task", "{task}")
     wildcard_constraints:
-        task="|".join(CFG.raw["recommend"]["tasks"]) or "no-recommend-tasks",
+        task="|".join(RECOMMEND) or "no-recommend-tasks",
     threads: EVAL_RES["threads"]
     resources:
         gpu=1,
@@ -116,19 +129,21 @@ rule predict_task:
 
 rule mesh_task:
     input:
-        prediction=f"{R}/{{task}}/prediction.zarr",
-        info=f"{RES}/prepared/volumes/{{task}}.json",
+        prediction=L.recommend("{task}", "prediction.zarr"),
+        info=L.volume_info("{task}"),
+    params:
+        **job("mesh_task.py"),
     output:
-        f"{R}/{{task}}/prediction.ply",
+        L.recommend("{task}", "prediction.ply"),
     log:
-        f"{LOGS}/mesh_task/{{task}}.log",
+        L.log("mesh_task", "{task}"),
     benchmark:
-        f"{LOGS}/mesh_task/{{task}}.benchmark.tsv"
+        L.benchmark("mesh_task", "{task}")
     wildcard_constraints:
-        task="|".join(CFG.raw["recommend"]["tasks"]) or "no-recommend-tasks",
+        task="|".join(RECOMMEND) or "no-recommend-tasks",
     resources:
         mem_mb=EVAL_RES["mem_mb"],
     conda:
         "../../envs/vemtransfer.yaml"
     script:
-        "../scripts/mesh_volume.py"
+        "../scripts/mesh_task.py"

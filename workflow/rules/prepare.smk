@@ -1,35 +1,45 @@
 # Raw sections -> prepared train/val/test volumes and patch index per task; Table 1.
 
+PREP_RES = CFG.raw["resources"]["prepare"]
+
 
 rule prepare_task:
     # {data}: a task id, or <task>/fold<k> for each fold of a task with folds (UroCell)
     input:
-        source_inputs,
+        unpack(task_dataset_inputs),
+    params:
+        **job("prepare_task.py", "patches", "seed", "train.sampling", "train.validation.size", tasks=task_of, datasets=dataset_of),
     output:
-        prepared("{data}", "train", "val", "test"),
-        patches=patch_index("{data}"),
+        L.prepared("{data}", "train", "val", "test"),
+        patches=L.patch_index("{data}"),
     log:
-        f"{LOGS}/prepare_task/{{data}}.log",
+        L.log("prepare_task", "{data}"),
     benchmark:
-        f"{LOGS}/prepare_task/{{data}}.benchmark.tsv"
-    threads: CFG.raw["resources"]["prepare"]["threads"]
+        L.benchmark("prepare_task", "{data}")
+    threads: PREP_RES["threads"]
     resources:
-        mem_mb=CFG.raw["resources"]["prepare"]["mem_mb"],
-        runtime=CFG.raw["resources"]["prepare"]["runtime"],
+        mem_mb=PREP_RES["mem_mb"],
+        runtime=PREP_RES["runtime"],
     conda:
         "../../envs/vemtransfer.yaml"
     script:
         "../scripts/prepare_task.py"
 
 
+TABLE1_TASKS = list(CFG.tasks)
+
+
 rule make_table1:
     input:
-        [patch_index(data) for task in CFG.tasks.values() for data in task.data_ids()],
+        unpack(lambda w: paper_results()),
+        patches=[L.patch_index(data) for task in CFG.tasks.values() for data in task.data_ids()],
+    params:
+        **job("make_table1.py", "demo", tasks=TABLE1_TASKS, datasets=sorted({t.source for t in CFG.tasks.values()})),
     output:
-        csv=report(f"{R}/tables/table1.csv", caption="../report/table1.rst", category="Tables"),
-        md=f"{R}/tables/table1.md",
+        csv=report(L.table("table1.csv"), caption="../report/table1.rst", category="Tables"),
+        md=L.table("table1.md"),
     log:
-        f"{LOGS}/make_table1/make_table1.log",
+        L.log("make_table1", "make_table1"),
     conda:
         "../../envs/vemtransfer.yaml"
     script:

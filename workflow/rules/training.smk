@@ -2,19 +2,22 @@
 
 TRAIN_RES = CFG.raw["resources"]["train"]
 IMPORTED = list(CFG.raw["pretrained"])  # source tasks whose models are imported, not trained
+TRAIN_KEYS = ("patches.size", "train", "model", "evaluation", "seed", "demo")
 
 
 rule pretrain_model:
     input:
-        lambda w: prepared(task_data(w.task, w.rep), "train", "val"),
-        patches=lambda w: patch_index(task_data(w.task, w.rep)),
+        lambda w: L.prepared(task_data(w.task, w.rep), "train", "val"),
+        patches=lambda w: L.patch_index(task_data(w.task, w.rep)),
+    params:
+        **job("pretrain_model.py", *TRAIN_KEYS, tasks=task_of),
     output:
-        model=f"{R}/models/pretrain/{{task}}/rep{{rep}}/model.pt",
-        history=f"{R}/models/pretrain/{{task}}/rep{{rep}}/history.json",
+        model=L.model("pretrain/{task}/rep{rep}"),
+        history=L.history("pretrain/{task}/rep{rep}"),
     log:
-        f"{LOGS}/pretrain_model/{{task}}/rep{{rep}}.log",
+        L.log("pretrain_model", "{task}/rep{rep}"),
     benchmark:
-        f"{LOGS}/pretrain_model/{{task}}/rep{{rep}}.benchmark.tsv"
+        L.benchmark("pretrain_model", "{task}/rep{rep}")
     wildcard_constraints:
         task="|".join(re.escape(t) for t in CFG.tasks if t not in IMPORTED),
     threads: TRAIN_RES["threads"]
@@ -29,10 +32,14 @@ rule pretrain_model:
 
 
 rule import_pretrained:
+    params:
+        **job("import_pretrained.py", "model", lambda w: f"pretrained.{w.task}"),
     output:
-        model=f"{R}/models/pretrain/{{task}}/rep{{rep}}/model.pt",
+        model=L.model("pretrain/{task}/rep{rep}"),
     log:
-        f"{LOGS}/import_pretrained/{{task}}/rep{{rep}}.log",
+        L.log("import_pretrained", "{task}/rep{rep}"),
+    benchmark:
+        L.benchmark("import_pretrained", "{task}/rep{rep}")
     wildcard_constraints:
         task="|".join(map(re.escape, IMPORTED)) or "no-imported-models",
     conda:
@@ -43,16 +50,18 @@ rule import_pretrained:
 
 rule finetune_model:
     input:
-        lambda w: prepared(task_data(w.target, w.rep), "train", "val"),
-        patches=lambda w: patch_index(task_data(w.target, w.rep)),
+        lambda w: L.prepared(task_data(w.target, w.rep), "train", "val"),
+        patches=lambda w: L.patch_index(task_data(w.target, w.rep)),
         init=pretrained_model,
+    params:
+        **job("finetune_model.py", *TRAIN_KEYS, tasks=task_of),
     output:
-        model=f"{R}/models/finetune/{{source}}__{{target}}/{{budget}}/rep{{rep}}/model.pt",
-        history=f"{R}/models/finetune/{{source}}__{{target}}/{{budget}}/rep{{rep}}/history.json",
+        model=L.model("finetune/{source}__{target}/{budget}/rep{rep}"),
+        history=L.history("finetune/{source}__{target}/{budget}/rep{rep}"),
     log:
-        f"{LOGS}/finetune_model/{{source}}__{{target}}/{{budget}}/rep{{rep}}.log",
+        L.log("finetune_model", "{source}__{target}/{budget}/rep{rep}"),
     benchmark:
-        f"{LOGS}/finetune_model/{{source}}__{{target}}/{{budget}}/rep{{rep}}.benchmark.tsv"
+        L.benchmark("finetune_model", "{source}__{target}/{budget}/rep{rep}")
     threads: TRAIN_RES["threads"]
     resources:
         gpu=1,

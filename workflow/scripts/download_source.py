@@ -1,9 +1,10 @@
-"""download_source: fetch and verify the sections of one public source that the tasks need."""
+"""download_source: fetch and verify the sections the tasks need of one dataset."""
 
+from vemtransfer.config import job_view
+from vemtransfer.jobs.download import download_dataset
 from vemtransfer.joblog import start_job_log
-from vemtransfer.runs import download_run
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-sums = snakemake.input.get("sha256sums")  # noqa: F821 - the checksum list as the rule found it
-records = download_run(snakemake.config, snakemake.wildcards.dataset, snakemake.output[0], sums)  # noqa: F821
-print(f"{len(records)} files/archives recorded in {snakemake.output[0]}")  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+records = download_dataset(job_view(sm.params.config), sm.wildcards.dataset, sm.params.needed, sm.output[0], sm.input.get("sha256sums"))
+print(f"{len(records)} files/archives recorded in {sm.output[0]}")

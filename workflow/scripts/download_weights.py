@@ -1,7 +1,9 @@
-"""download_weights: one baseline's pretrained weights (SAM2.1 or MitoNet), verified and atomic."""
+"""download_weights: a baseline's (SAM2.1 or MitoNet) pretrained weights, verified."""
 
-from vemtransfer.baselines.runs import weights_run
+from vemtransfer.config import job_view
+from vemtransfer.jobs.baseline_data import weights_job
 from vemtransfer.joblog import start_job_log
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-print(weights_run(snakemake.config, snakemake.params.model, snakemake.output[0]))  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+print(weights_job(job_view(sm.params.config), sm.params.model, sm.output[0]))

@@ -1,8 +1,10 @@
 """evaluate_model: score one trained model on its target's whole test volume."""
 
+from vemtransfer.config import job_view
+from vemtransfer.jobs.evaluation import evaluate_job
 from vemtransfer.joblog import start_job_log
-from vemtransfer.runs import evaluate_run
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-evaluate_run(snakemake.config, snakemake.wildcards.model_id, snakemake.params.target,  # noqa: F821
-             snakemake.input.model, snakemake.output[0], threads=snakemake.threads)  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+evaluate_job(job_view(sm.params.config), sm.wildcards.model_id, sm.params.target, sm.input.model, sm.input.test[0], sm.output[0],
+             threads=sm.threads)

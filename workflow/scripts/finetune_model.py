@@ -1,10 +1,11 @@
 """finetune_model: fine-tune a pretrained RSUNet (or train from scratch for NoPretrain) on a label budget."""
 
+from vemtransfer.config import job_view
+from vemtransfer.jobs.training import train_job
 from vemtransfer.joblog import start_job_log
-from vemtransfer.runs import train_run
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-w = snakemake.wildcards  # noqa: F821
-init = snakemake.input.init[0] if snakemake.input.init else None  # noqa: F821
-train_run(snakemake.config, source=w.source, target=w.target, budget=w.budget, rep=int(w.rep),  # noqa: F821
-          out_model=snakemake.output.model, init=init, threads=snakemake.threads)  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+w = sm.wildcards
+train_job(job_view(sm.params.config), source=w.source, target=w.target, budget=w.budget, rep=int(w.rep),
+          patch_index=sm.input.patches, out_model=sm.output.model, init=sm.input.init[0] if sm.input.init else None, threads=sm.threads)

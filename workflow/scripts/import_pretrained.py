@@ -1,10 +1,9 @@
-"""import_pretrained: a configured pretrained source model (path or URL + sha256), verified, instead of training it."""
+"""import_pretrained: a published pretrained model (URL or file, checksummed) as a source task's model."""
 
-from vemtransfer.config import validate_config
+from vemtransfer.config import job_view
+from vemtransfer.jobs.published import import_pretrained_job
 from vemtransfer.joblog import start_job_log
-from vemtransfer.pretrained import import_model, model_spec
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-cfg = validate_config(snakemake.config)  # noqa: F821
-w = snakemake.wildcards  # noqa: F821
-print(import_model(model_spec(cfg.raw["pretrained"][w.task], int(w.rep)), snakemake.output.model, w.task, list(cfg.model.widths), cfg.model.planar_levels))  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+print(import_pretrained_job(job_view(sm.params.config), sm.wildcards.task, int(sm.wildcards.rep), sm.output.model))

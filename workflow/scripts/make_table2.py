@@ -1,8 +1,9 @@
 """make_table2: Table 2 and everything read from it (paper vs ours, source gains, heatmap)."""
 
-from vemtransfer.config import validate_config
+from vemtransfer.config import job_view
 from vemtransfer.joblog import start_job_log
 from vemtransfer.report.build import build_table2
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-print(build_table2(snakemake.input, validate_config(snakemake.config), snakemake.output))  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+print(build_table2(sm.input.metrics, job_view(sm.params.config), sm.input.get("paper"), sm.output))

@@ -1,8 +1,9 @@
-"""make_table3: paper Table 3 (baselines vs our best transfer model, with the paper's values)."""
+"""make_table3: the baselines of Table 3 beside our best model and the paper's numbers."""
 
-from vemtransfer.config import validate_config
+from vemtransfer.config import job_view
 from vemtransfer.joblog import start_job_log
 from vemtransfer.report.table3 import build_table3
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-print(build_table3(snakemake.input.metrics, snakemake.input.get("long"), validate_config(snakemake.config), snakemake.output))  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+print(build_table3(sm.input.metrics, sm.input.get("long"), job_view(sm.params.config), sm.input.get("paper"), sm.output))

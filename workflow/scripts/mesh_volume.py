@@ -1,8 +1,8 @@
-"""mesh_volume / mesh_task: marching-cubes mesh (nm, PLY) of a whole-volume prediction."""
+"""mesh_volume: marching-cubes mesh (nm) of one Fig. 5 whole-volume prediction."""
 
 from vemtransfer.joblog import start_job_log
 from vemtransfer.report.figure_jobs import make_mesh
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-i = snakemake.input  # noqa: F821
-print(make_mesh(i.prediction, i.info, snakemake.output[0]))  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+print(make_mesh(sm.input.prediction, sm.input.info, sm.output[0]))

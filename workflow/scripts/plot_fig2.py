@@ -1,9 +1,10 @@
-"""plot_fig2: baseline vs transfer across label fractions, one panel per scenario."""
+"""plot_fig2: learning curves, baseline vs transfer, at every label fraction of each scenario."""
 
-from vemtransfer.config import validate_config
+from vemtransfer.config import job_view
 from vemtransfer.joblog import start_job_log
 from vemtransfer.report.figures import plot_fig2
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-cfg = validate_config(snakemake.config)  # noqa: F821
-plot_fig2(snakemake.input, cfg.experiment.scenarios, cfg.experiment.fractions, snakemake.output[0], cfg.demo)  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+cfg = job_view(sm.params.config)
+plot_fig2(sm.input, cfg.experiment.scenarios, cfg.experiment.fractions, sm.output[0], cfg.demo)

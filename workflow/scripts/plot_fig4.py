@@ -1,15 +1,15 @@
-"""plot_fig4: one test section per organelle, baseline vs transfer, with matched zoom-ins."""
+"""plot_fig4: a zoomed test section per (source, target) pair, baseline vs transfer."""
 
-from vemtransfer.config import validate_config
+from pathlib import Path
+
+from vemtransfer.config import job_view
 from vemtransfer.joblog import start_job_log
 from vemtransfer.report.figure_jobs import make_fig4
-from vemtransfer.runs import task_dir
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-cfg = validate_config(snakemake.config)  # noqa: F821
-preds = list(snakemake.input.predictions)  # noqa: F821 - (baseline, transfer) per pair, in config order
-rows = [
-    (p["target"], task_dir(cfg.raw, cfg.tasks[p["target"]].data_id(cfg.raw["figures"]["rep"])), {"Baseline (random init)": preds[2 * i], f"Transfer from {p['source']}": preds[2 * i + 1]})
-    for i, p in enumerate(cfg.raw["figures"]["fig4"]["pairs"])
-]
-make_fig4(cfg, rows, snakemake.output[0])  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+cfg = job_view(sm.params.config)
+preds = list(sm.input.predictions)  # (baseline, transfer) per pair, in config order
+rows = [(p["target"], Path(test).parent, {"Baseline (random init)": preds[2 * i], f"Transfer from {p['source']}": preds[2 * i + 1]})
+        for i, (p, test) in enumerate(zip(cfg.raw["figures"]["fig4"]["pairs"], sm.input.tests))]
+make_fig4(cfg, rows, sm.output[0])

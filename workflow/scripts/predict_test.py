@@ -1,7 +1,9 @@
-"""predict_test: chunked prediction (probability + mask Zarr) of one model on its target's test volume."""
+"""predict_test: a model's prediction of its target's test volume, as Zarr (Figs. 3-4)."""
 
+from vemtransfer.config import job_view
+from vemtransfer.jobs.prediction import predict_test_job
 from vemtransfer.joblog import start_job_log
-from vemtransfer.runs import predict_test_run
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-print(predict_test_run(snakemake.config, snakemake.params.target, snakemake.input.model, snakemake.output[0], snakemake.threads))  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+print(predict_test_job(job_view(sm.params.config), sm.input.model, sm.input.test[0], sm.output[0], sm.threads))

@@ -1,8 +1,9 @@
-"""predict_volume: chunked, memory-bounded prediction of the Fig. 5 volume for one organelle."""
+"""predict_volume: the Fig. 5 volume predicted by one organelle's model, as Zarr."""
 
+from vemtransfer.config import job_view
+from vemtransfer.jobs.prediction import predict_volume_job
 from vemtransfer.joblog import start_job_log
-from vemtransfer.runs import predict_volume_run
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-i = snakemake.input  # noqa: F821
-print(predict_volume_run(snakemake.config, i.model, i.image, snakemake.output[0], snakemake.threads))  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+print(predict_volume_job(job_view(sm.params.config), sm.input.model, sm.input.image, sm.output[0], sm.threads))

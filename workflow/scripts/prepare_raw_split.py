@@ -1,7 +1,9 @@
 """prepare_raw_split: a task's train or test region at the raw resolution (the baselines' input)."""
 
-from vemtransfer.baselines.runs import raw_split_run
+from vemtransfer.config import job_view
+from vemtransfer.jobs.baseline_data import raw_split_job
 from vemtransfer.joblog import start_job_log
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-print(raw_split_run(snakemake.config, snakemake.wildcards.task, snakemake.wildcards.split))  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+print(raw_split_job(job_view(sm.params.config), sm.wildcards.task, sm.wildcards.split, sm.input.get("manifest"), sm.output[0]))

@@ -1,7 +1,9 @@
-"""prepare_volume: preprocess a whole volume (Fig. 5's, or a task's source) into one uint8 .npy."""
+"""prepare_volume: preprocess a whole volume (Fig. 5's, or a recommend task's) into one .npy."""
 
+from vemtransfer.config import job_view
+from vemtransfer.jobs.preparation import prepare_volume_job
 from vemtransfer.joblog import start_job_log
-from vemtransfer.runs import prepare_volume_run
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-print(prepare_volume_run(snakemake.config, snakemake.wildcards.volume, snakemake.output.image, snakemake.output.info))  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+print(prepare_volume_job(job_view(sm.params.config), sm.wildcards.volume, sm.input.get("manifest"), sm.output.image, sm.output.info))

@@ -1,9 +1,12 @@
-"""pretrain_model: train the RSUNet from random weights on all of a source task's patches."""
+"""pretrain_model: train an RSUNet from random weights on all of a source task's training data."""
 
+from vemtransfer.config import job_view
+from vemtransfer.grid import PRETRAIN_BUDGET
+from vemtransfer.jobs.training import train_job
 from vemtransfer.joblog import start_job_log
-from vemtransfer.runs import train_run
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-w = snakemake.wildcards  # noqa: F821
-train_run(snakemake.config, source=w.task, target=w.task, budget="full", rep=int(w.rep),  # noqa: F821
-          out_model=snakemake.output.model, init=None, threads=snakemake.threads)  # noqa: F821
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+w = sm.wildcards
+train_job(job_view(sm.params.config), source=w.task, target=w.task, budget=PRETRAIN_BUDGET, rep=int(w.rep),
+          patch_index=sm.input.patches, out_model=sm.output.model, init=None, threads=sm.threads)

@@ -1,11 +1,11 @@
-"""recommend_source: rank pretraining sources for one task by validation IoU; learning curves; the chosen model."""
+"""recommend_source: which pretraining source helps a task most, and how many labels it needs."""
 
-from vemtransfer.config import validate_config
+from vemtransfer.config import job_view
 from vemtransfer.joblog import start_job_log
 from vemtransfer.report.recommend import build_recommendation
 
-start_job_log(snakemake.log[0])  # noqa: F821 - injected by Snakemake
-cfg = validate_config(snakemake.config)  # noqa: F821
-out = snakemake.output  # noqa: F821
-print(build_recommendation(snakemake.input, snakemake.wildcards.task, cfg.experiment.fractions, out.md, out.csv, out.curve,  # noqa: F821
-                           out.choice, cfg.demo))
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+cfg = job_view(sm.params.config)
+out = sm.output
+print(build_recommendation(sm.input, sm.wildcards.task, cfg.experiment.fractions, out.md, out.csv, out.curve, out.choice, cfg.demo))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 OURS = "ours"
@@ -73,21 +72,7 @@ def parse_method(method: str) -> dict[str, Any]:
     return {"family": "mitonet", "set": m["set"], "scale": int(m["scale"])}
 
 
-def weights_file(raw: Mapping[str, Any], model: str) -> Path:
-    """Where ``model``'s ('sam2' or 'mitonet') pretrained weights are downloaded to."""
+def weights_name(raw: Mapping[str, Any], model: str) -> str:
+    """The file name (under the layout's ``weights``) of ``model``'s ('sam2' or 'mitonet') configured weights."""
     spec = raw["baselines"][model]["weights"]
-    name = spec["file"] if "file" in spec else spec["url"].rsplit("/", 1)[-1].split("?")[0]
-    return Path(raw["resources_dir"]) / "weights" / name
-
-
-def raw_split_dir(raw: Mapping[str, Any], task: str) -> Path:
-    """The task's train/test regions at the raw resolution (the baselines' input)."""
-    return Path(raw["resources_dir"]) / "prepared" / task / "raw"
-
-
-def metrics_file(raw: Mapping[str, Any], task: str, method: str) -> Path:
-    return Path(raw["results_dir"]) / "baselines" / task / f"{method}.json"
-
-
-def finetuned_file(raw: Mapping[str, Any], task: str, set_name: str) -> Path:
-    return Path(raw["results_dir"]) / "models" / "baselines" / f"mitonet-{set_name}" / f"{task}.pth"
+    return spec["file"] if "file" in spec else spec["url"].rsplit("/", 1)[-1].split("?")[0]

@@ -16,6 +16,7 @@ import numpy as np
 
 from vemtransfer.config import Config
 from vemtransfer.data import load_split
+from vemtransfer.layout import PATCH_INDEX
 from vemtransfer.report.overlays import plot_fig3, plot_fig4, plot_fig5
 from vemtransfer.prepare import prepared_voxel_nm
 from vemtransfer.volume import mesh_from_mask, write_ply
@@ -41,7 +42,7 @@ def task_spacing(cfg: Config, patches_json: str | Path) -> tuple[float, float, f
 
 def make_fig3(cfg: Config, predictions: Mapping[str, str | Path], task_folder: str | Path, out: str | Path) -> None:
     label = np.asarray(load_split(task_folder, "test").label) > 0
-    spacing = task_spacing(cfg, Path(task_folder) / "patches.json")
+    spacing = task_spacing(cfg, Path(task_folder) / PATCH_INDEX)
     plot_fig3({t: _mask(p) for t, p in predictions.items()}, label, spacing, out, cfg.demo, cfg.raw["figures"]["render_px"])
 
 

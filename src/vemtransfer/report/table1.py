@@ -52,9 +52,8 @@ def table1(patch_files: Iterable[str | Path], raw_config: Mapping[str, Any], pap
     return pd.DataFrame(rows).astype({"fold": "Int64", "paper_train_patches": "Int64", "paper_test_patches": "Int64"})
 
 
-def build_table1(patch_files: Iterable[str | Path], cfg: Config, csv_path: str | Path, md_path: str | Path) -> pd.DataFrame:
-    """Write Table 1 as CSV and Markdown (with the paper's counts when ``paper_results`` is set)."""
-    paper_file = cfg.raw["paper_results"]
+def build_table1(patch_files: Iterable[str | Path], cfg: Config, paper_file: str | Path | None, csv_path: str | Path, md_path: str | Path) -> pd.DataFrame:
+    """Write Table 1 as CSV and Markdown (with the paper's counts from ``paper_file``, if given)."""
     paper = yaml.safe_load(Path(paper_file).read_text())["table1"] if paper_file else None
     table = table1(patch_files, cfg.raw, paper)
     with atomic_path(csv_path) as tmp:

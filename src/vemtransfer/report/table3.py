@@ -17,9 +17,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from vemtransfer.baselines.design import OURS, Row, ours_rows, rows
+from vemtransfer.baselines.rows import OURS, Row, ours_rows, rows
 from vemtransfer.config import NO_PRETRAIN, Config
-from vemtransfer.design import table2_budget
+from vemtransfer.grid import table2_budget
 from vemtransfer.report.tables import DEMO_BANNER
 from vemtransfer.storage import atomic_path, write_text
 
@@ -85,12 +85,14 @@ def to_markdown(table: pd.DataFrame, demo: bool, sections: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_table3(metric_paths: Sequence[str | Path], table2_long: str | Path | None, cfg: Config, out: Mapping[str, str | Path]) -> str:
-    """Write ``table3.csv`` and ``table3.md`` from the baselines' metrics and Table 2's long CSV; returns the Markdown."""
+def build_table3(metric_paths: Sequence[str | Path], table2_long: str | Path | None, cfg: Config, paper_file: str | Path | None,
+                 out: Mapping[str, str | Path]) -> str:
+    """Write ``table3.csv`` and ``table3.md`` from the baselines' metrics and Table 2's long CSV (and the
+    paper's numbers from ``paper_file``, if given); returns the Markdown."""
     raw = cfg.raw
     metrics = [json.loads(Path(p).read_text()) for p in metric_paths]
     long = pd.read_csv(table2_long) if table2_long else None
-    paper = yaml.safe_load(Path(raw["paper_results"]).read_text()).get("table3") if raw["paper_results"] else None
+    paper = yaml.safe_load(Path(paper_file).read_text()).get("table3") if paper_file else None
     table = table3(metrics, rows(raw), ours_rows(raw), long, table2_budget(cfg.experiment), paper)
     with atomic_path(out["csv"]) as tmp:
         table.to_csv(tmp, index=False)

@@ -18,7 +18,8 @@ from urllib.parse import quote, unquote
 
 import requests
 
-from vemtransfer.download import DownloadError, HttpZip, download, fetch_text
+from vemtransfer.download import DownloadError, download, fetch_text
+from vemtransfer.remote_zip import HttpZip
 from vemtransfer.sources.common import decode_image, progress, select
 from vemtransfer.sources.store import IMAGE, MAIN, section_path, write_section
 

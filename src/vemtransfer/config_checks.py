@@ -1,0 +1,195 @@
+"""Regions inside their volumes: what the sizes of a config's sources tell before any job runs.
+
+The schema knows a region only as ranges; whether they lie inside the volume depends on the
+source. Unchecked, a z range past the last section is a numpy ``IndexError`` in a prepare job
+(after the download, for a remote source) and a y/x range past the section edge is worse:
+silently cut short. Sizes the config itself gives (a ``generated`` source's ``shape``, a
+``section_files`` source's ``sections``, a task's ``resize_yx`` or ``crop_yx``) are checked by
+:func:`declared_region_errors`, part of ``validate_config``; :func:`region_errors`, which
+``vemtransfer validate`` runs, also reads the headers (never the data) of ``local`` volumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vemtransfer.sources.store import MAIN
+from vemtransfer.volume_io import TIFF_SUFFIXES, open_volume
+
+if TYPE_CHECKING:
+    from vemtransfer.config import Config
+
+
+@dataclass(frozen=True)
+class Extent:
+    """What is known of a source's size without downloading it (``None``: unknown)."""
+
+    sections: range | None = None
+    """Section indices z of each volume."""
+    section_yx: tuple[int, int] | None = None
+    """Raw section shape (y, x)."""
+
+
+def declared_region_errors(raw: Mapping[str, Any]) -> list[str]:
+    """Regions against the sizes the config states itself (no file is read); one line per problem.
+
+    ``raw`` has passed the schema (defaults filled); tasks naming an unknown source are skipped
+    (``validate_config`` reports those).
+    """
+    return _errors(raw, {name: _declared_extent(spec) for name, spec in raw["sources"].items()})
+
+
+def region_errors(cfg: Config) -> list[str]:
+    """Everything :func:`declared_region_errors` checks, plus ``local`` volumes read from their headers:
+    readable, a uint8 (z, y, x) image, labels of its shape, and every region inside it."""
+    extents, errors = {}, []
+    for name, spec in cfg.raw["sources"].items():
+        if spec["kind"] == "local":
+            extents[name], problems = _local_extent(name, spec)
+            errors += problems
+        else:
+            extents[name] = _declared_extent(spec)
+    return errors + _errors(cfg.raw, extents)
+
+
+def volume_header(path: str | Path) -> tuple[tuple[int, ...], str]:
+    """(shape, dtype) of a volume in any format :func:`~vemtransfer.volume_io.open_volume` reads, from its header alone.
+
+    A compressed TIFF stack is read whole by ``open_volume``; here only its page headers are.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.is_dir() and path.suffix.lower() != ".zarr":  # a folder of per-section TIFFs
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in TIFF_SUFFIXES)
+        if not files:
+            raise ValueError(f"{path}: no .tif/.tiff files in this folder")
+        shape, dtype = _tiff_header(files[0])
+        if len(shape) != 2:
+            raise ValueError(f"{files[0]}: expected one 2-D section per file, got shape {shape}")
+        return (len(files), *shape), dtype
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        return _tiff_header(path)
+    volume = open_volume(path)  # .npy (memory map) and Zarr open lazily: only metadata is read
+    return tuple(volume.shape), str(volume.dtype)
+
+
+def _tiff_header(path: Path) -> tuple[tuple[int, ...], str]:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]  # what tifffile.imread and memmap return
+        return tuple(series.shape), str(series.dtype)
+
+
+def _declared_extent(spec: Mapping[str, Any]) -> Extent:
+    if spec["kind"] == "generated":
+        z, y, x = spec["shape"]
+        return Extent(range(z), (y, x))
+    if spec["kind"] == "section_files":
+        return Extent(range(*spec["sections"]) or None)  # an empty list is reported once, below
+    return Extent()
+
+
+def _local_extent(name: str, spec: Mapping[str, Any]) -> tuple[Extent, list[str]]:
+    """The extent of a local source from its headers, and what is wrong with them (the checks of ``open_local``)."""
+    headers, errors = {}, []
+    for key, path in [("image", spec["image"]), *((f"labels.{k}", p) for k, p in spec["labels"].items())]:
+        try:
+            headers[key] = volume_header(path)
+        except Exception as exc:  # tifffile, numpy and zarr raise several types on a missing or damaged file
+            errors.append(f"sources.{name}.{key}: cannot read {path}: {exc}")
+    if "image" not in headers:
+        return Extent(), errors
+    shape, dtype = headers["image"]
+    if dtype != "uint8" or len(shape) != 3:
+        errors.append(f"sources.{name}.image: expected a uint8 (z, y, x) volume, got {dtype} {shape}")
+        return Extent(), errors
+    for key, (label_shape, _) in headers.items():
+        if key != "image" and label_shape != shape:
+            errors.append(f"sources.{name}.{key}: shape {label_shape} differs from the image's {shape}")
+    return Extent(range(shape[0]), (shape[1], shape[2])), errors
+
+
+def _errors(raw: Mapping[str, Any], extents: Mapping[str, Extent]) -> list[str]:
+    """Empty section lists, then every region of the config (tasks' and Fig. 5's) against the extent of its source."""
+    sources, errors = raw["sources"], []
+    for name, spec in sources.items():
+        if spec["kind"] == "section_files" and not range(*spec["sections"]):
+            errors.append(f"sources.{name}.sections: {spec['sections']} holds no section (stop must exceed start)")
+    for tid, task in raw["tasks"].items():
+        if task["source"] in sources:
+            errors += _task_errors(f"tasks.{tid}", task, task["source"], sources[task["source"]], extents[task["source"]])
+    fig5 = raw.get("figures", {}).get("fig5")
+    if fig5 and "z" in fig5 and fig5["source"] in sources:
+        errors += _axis_errors("figures.fig5.z", fig5["z"], extents[fig5["source"]].sections, fig5["source"])
+    return errors
+
+
+def _task_errors(where: str, task: Mapping[str, Any], source: str, spec: Mapping[str, Any], extent: Extent) -> list[str]:
+    """Every train/test region of ``task`` (each fold's) and its crop against ``extent``.
+
+    ``labelled_sections`` are not checked: one outside every region is never prepared (preparing
+    warns that it is unused), whether or not the volume has it.
+    """
+    regions = [(f"{where}.{k}", task[k]) for k in ("train", "test") if k in task]
+    regions += [(f"{where}.folds[{i}].{k}", fold[k]) for i, fold in enumerate(task.get("folds", [])) for k in ("train", "test")]
+    plane, errors = _prepared_plane(where, task.get("preprocess", {}), source, spec, extent)
+    volumes = spec.get("volumes", [MAIN])
+    for at, region in regions:
+        if "z" in region:
+            errors += _axis_errors(f"{at}.z", region["z"], extent.sections, source)
+        for axis in "yx":
+            if axis in region:
+                errors += _axis_errors(f"{at}.{axis}", region[axis], plane, source)
+        for i, volume in enumerate(region.get("volumes", [])):
+            if volume not in volumes:
+                errors.append(f"{at}.volumes[{i}]: {volume!r} is not a volume of source {source} ({', '.join(volumes)})")
+    return errors
+
+
+@dataclass(frozen=True)
+class _Plane:
+    """The (y, x) size of a task's prepared sections, which its regions' y/x index, and what sets it."""
+
+    yx: tuple[int, int]
+    basis: str
+
+
+def _prepared_plane(where: str, pp: Mapping[str, Any], source: str, spec: Mapping[str, Any],
+                    extent: Extent) -> tuple[_Plane | None, list[str]]:
+    """The task's prepared plane where it can be known, or what keeps it from being prepared at all."""
+    raw_yx = extent.section_yx
+    if "crop_yx" in pp and raw_yx and any(c > s for c, s in zip(pp["crop_yx"], raw_yx)):
+        return None, [f"{where}.preprocess.crop_yx: {pp['crop_yx']} is larger than the {raw_yx[0]} x {raw_yx[1]} sections of source {source}"]
+    if "voxel_yx_nm" in pp:
+        if not spec.get("voxel_nm"):
+            return None, [f"{where}.preprocess.voxel_yx_nm: needs sources.{source}.voxel_nm (the pixel size to rescale from)"]
+        if raw_yx is None:
+            return None, []
+        from vemtransfer.prepare import resolve_preprocess  # the rescaling rule itself (imported only when needed: it is heavy)
+
+        size = resolve_preprocess(pp, spec["voxel_nm"], raw_yx)["resize_yx"]
+        return _Plane(tuple(size), f"sections of source {source} rescaled to {pp['voxel_yx_nm']} nm pixels"), []
+    for key in ("resize_yx", "crop_yx"):
+        if key in pp:
+            return _Plane(tuple(pp[key]), f"preprocess.{key}"), []
+    return (_Plane(raw_yx, f"sections of source {source}") if raw_yx else None), []
+
+
+def _axis_errors(where: str, r: Sequence[int], extent: range | _Plane | None, source: str) -> list[str]:
+    """A [start, stop(, step)] range: not empty, and inside ``extent`` (the sections, or the prepared plane)."""
+    indices = range(*r)
+    if not indices:
+        return [f"{where}: {list(r)} is empty (stop must exceed start)"]
+    if isinstance(extent, _Plane):
+        axis = "yx".index(where[-1])
+        if indices[-1] >= extent.yx[axis]:
+            return [f"{where}: {list(r)} reaches past the {extent.yx[axis]} {('rows', 'columns')[axis]} of the task's "
+                    f"prepared sections ({extent.yx[0]} x {extent.yx[1]}: {extent.basis})"]
+    elif extent is not None and not (indices[0] in extent and indices[-1] in extent):
+        return [f"{where}: {list(r)} lies outside the {len(extent)} sections of source {source} (z from {extent.start} to {extent.stop - 1})"]
+    return []

@@ -1,0 +1,8 @@
+"""mesh_task: marching-cubes mesh (nm) of a recommend task's whole-volume prediction."""
+
+from vemtransfer.joblog import start_job_log
+from vemtransfer.report.figure_jobs import make_mesh
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+start_job_log(sm.log[0])
+print(make_mesh(sm.input.prediction, sm.input.info, sm.output[0]))
