@@ -59,4 +59,15 @@ def test_predict_rejects_a_non_uint8_volume(tmp_path, trained):
     with pytest.raises(SystemExit, match="expected a uint8"):
         main(["predict", "--model", str(trained), "--input", str(tmp_path / "f.npy"), "--output", str(tmp_path / "o.zarr")])
     with pytest.raises(ValueError, match="unsupported volume format"):
-        open_volume(tmp_path / "x.png")
+        open_volume(tmp_path / "x.jpg")
+
+
+def test_cli_errors_are_one_line_and_debug_shows_the_traceback(tiny_config_file, capsys):
+    args = ["train", str(tiny_config_file), "--target", "SynthLiver-M", "--budget", "f1"]  # nothing prepared yet
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vemtransfer train: error: ") and "patches.json" in err and "\n" not in err
+    with pytest.raises(FileNotFoundError):
+        main(["--debug", *args])
+    assert main(["export", str(tiny_config_file), "--target", "Nope-M", "--out", "x"]) == 2
+    assert "unknown task 'Nope-M'" in capsys.readouterr().err

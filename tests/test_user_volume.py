@@ -15,6 +15,7 @@ import yaml
 import zarr
 
 import job_helpers as jobs
+from workflow_helpers import job_outputs
 
 from vemtransfer.cli import main
 from vemtransfer.config import ConfigError, validate_config
@@ -104,9 +105,10 @@ def test_a_sparsely_labelled_volume_without_test_region_is_ranked_predicted_and_
     assert index["splits"]["train"]["labelled_sections"] == len(labelled) and index["splits"]["test"]["shape"] == [0, 128, 128]
     choice = json.loads((results / "recommend" / "MyLab-M" / "chosen_model.json").read_text())
     assert zarr.open_group(str(results / "recommend" / "MyLab-M" / "prediction.zarr"), mode="r")["mask"].shape == (16, 128, 128)
-    assert main(["export", str(config), "--source", choice["source"], "--target", "MyLab-M", "--budget", choice["budget"],
-                 "--rep", str(choice["rep"]), "--out", str(tmp_path / "export")]) == 0
+    # export without naming a run exports what the recommendation chose (and prediction.zarr used)
+    assert main(["export", str(config), "--target", "MyLab-M", "--out", str(tmp_path / "export")]) == 0
     meta = json.loads((tmp_path / "export" / "model.json").read_text())
+    assert [meta[k] for k in ("source", "budget", "rep")] == [choice[k] for k in ("source", "budget", "rep")]
     assert meta["metrics"] == {} and 0 <= meta["val_iou_fg"] <= 1
 
 
@@ -171,3 +173,7 @@ def test_recommend_predict_puts_the_prediction_and_mesh_into_all(tmp_path, repo)
     out = res.stdout + res.stderr
     for rule in ("recommend_source", "prepare_volume", "predict_task", "mesh_task"):
         assert f"rule {rule}:" in out, rule
+    # every model the recommendation may choose is scored on the test region, for its model card
+    candidates = {f"finetune/{s}__MyLab-M/f1/rep{r}" for s in ("NoPretrain", *raw["experiment"]["sources"])
+                  for r in range(1, raw["experiment"]["repeats"] + 1)}
+    assert candidates <= {p.split("/metrics/", 1)[1].removesuffix(".json") for p in job_outputs(out).get("evaluate_model", ())}

@@ -79,25 +79,49 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(yaml.safe_dump(record["scores"], sort_keys=False))
 
 
+def _exported_run(args: argparse.Namespace, cfg: Config) -> Run:
+    """The run to export: as named, else (no --source/--budget/--rep) the one the target's
+    recommendation chose (``chosen_model.json``), so export, recommendation and prediction agree."""
+    import json
+
+    choice = Path(Layout.of(cfg.raw).recommend(args.target, "chosen_model.json"))
+    if (args.source, args.budget, args.rep) == (None, None, None) and choice.exists():
+        chosen = json.loads(choice.read_text())
+        print(f"exporting the recommended model {chosen['model_id']} ({choice})")
+        return Run(chosen["source"], args.target, chosen["budget"], chosen["rep"])
+    args.source = args.source or NO_PRETRAIN
+    args.budget = args.budget or PRETRAIN_BUDGET
+    args.rep = args.rep or 1
+    return _run_of(args)
+
+
 def _export(args: argparse.Namespace) -> None:
     import json
 
     from vemtransfer.export import export_model
     from vemtransfer.report.figure_jobs import task_spacing
 
-    cfg, run = load_config(args.config), _run_of(args)
+    cfg = load_config(args.config)
+    if args.target not in cfg.tasks:
+        raise ConfigError(f"unknown task {args.target!r}; tasks are {', '.join(cfg.tasks)}")
+    run = _exported_run(args, cfg)
     layout = Layout.of(cfg.raw)
+    model = Path(layout.model(run.model_id))
+    if not model.exists():
+        raise FileNotFoundError(f"{model} does not exist: train it first (snakemake {model} --configfile {args.config})")
     metrics_file = Path(layout.metrics(run.model_id))
     metrics = json.loads(metrics_file.read_text())["scores"] if metrics_file.exists() else {}
+    if not metrics and cfg.tasks[run.target].test is not None:
+        print(f"note: no test metrics yet; to score the model: snakemake {metrics_file} --configfile {args.config}")
     history = Path(layout.history(run.model_id))
     val_iou = json.loads(history.read_text())["best_val_iou_fg"] if history.exists() else None
     patches = Path(layout.patch_index(cfg.tasks[run.target].data_id(run.rep)))
     meta = export_model(
-        layout.model(run.model_id), args.out, preprocess=cfg.tasks[run.target].preprocess,
+        model, args.out, preprocess=cfg.tasks[run.target].preprocess,
         voxel_nm=list(task_spacing(cfg, patches)) if patches.exists() and cfg.raw["sources"][cfg.tasks[run.target].source].get("voxel_nm") else None,
         threshold=cfg.evaluation.threshold, overlap=cfg.evaluation.overlap, metrics=metrics, val_iou_fg=val_iou,
     )
-    print(f"{args.out}: model.ts + model.json ({meta['target']}, patch {meta['patch_size']})")
+    print(f"{args.out}: model.ts + model.json ({run.model_id}, patch {meta['patch_size']})")
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -119,18 +143,21 @@ def _predict(args: argparse.Namespace) -> None:
     print(f"{args.output}: prob + mask {summary['shape']} in {summary['seconds']:.1f} s")
 
 
-def _run_args() -> argparse.ArgumentParser:
-    """The options naming one run of the grid (shared by train, evaluate, export)."""
+def _run_args(defaults: bool = True) -> argparse.ArgumentParser:
+    """The options naming one run of the grid (shared by train, evaluate, export); without
+    ``defaults``, export uses the recommendation's choice when none is given."""
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--source", default=NO_PRETRAIN, help=f"pretraining task or {NO_PRETRAIN} (ignored for --budget full)")
+    d = defaults
+    p.add_argument("--source", default=NO_PRETRAIN if d else None, help=f"pretraining task or {NO_PRETRAIN} (ignored for --budget full)")
     p.add_argument("--target", required=True, help="task the model is trained/evaluated on")
-    p.add_argument("--budget", default=PRETRAIN_BUDGET, help="p<N> patches, f<fraction>, or full (pretraining)")
-    p.add_argument("--rep", type=int, default=1, help="repeat number (1-based)")
+    p.add_argument("--budget", default=PRETRAIN_BUDGET if d else None, help="p<N> patches, f<fraction>, or full (pretraining)")
+    p.add_argument("--rep", type=int, default=1 if d else None, help="repeat number (1-based)")
     return p
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vemtransfer", description=__doc__.split("\n")[0])
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="validate a config (schema, references, regions against local volume headers) and print the job counts")
     v.add_argument("config", type=Path)
@@ -145,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("config", type=Path)
         s.add_argument("--threads", type=int, default=1)
         s.set_defaults(func=func)
-    ex = sub.add_parser("export", help="export one trained model of the grid as TorchScript + metadata", parents=[_run_args()])
+    ex = sub.add_parser("export", help="export a trained model as TorchScript + metadata (default: the target's recommended model)",
+                        parents=[_run_args(defaults=False)])
     ex.add_argument("config", type=Path)
     ex.add_argument("--out", type=Path, required=True, help="folder for model.ts and model.json")
     ex.set_defaults(func=_export)
@@ -161,13 +189,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+USER_ERRORS = (ConfigError, OSError, ValueError, KeyError)
+"""What bad input raises (a wrong config, a missing or corrupt file, a wrong argument): one line, no traceback."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         args.func(args)
-    except ConfigError as exc:
-        print(f"vemtransfer: {exc}", file=sys.stderr)
+    except BrokenPipeError:  # `vemtransfer validate ... | head`
+        sys.stderr.close()
+        return 0
+    except USER_ERRORS as exc:
+        if args.debug:
+            raise
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"vemtransfer {args.command}: error: {message} (--debug for the traceback)", file=sys.stderr)
         return 2
     return 0
 

@@ -6,7 +6,9 @@ source. Unchecked, a z range past the last section is a numpy ``IndexError`` in 
 silently cut short. Sizes the config itself gives (a ``generated`` source's ``shape``, a
 ``section_files`` source's ``sections``, a task's ``resize_yx`` or ``crop_yx``) are checked by
 :func:`declared_region_errors`, part of ``validate_config``; :func:`region_errors`, which
-``vemtransfer validate`` runs, also reads the headers (never the data) of ``local`` volumes.
+``vemtransfer validate`` runs, also reads the headers of ``local`` volumes and the first section of
+their labels (never more of the data): labels not 0/1 and not given a ``threshold`` or ``values`` are
+found there, not in a prepare job.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from vemtransfer.sources.local import label_mapping, label_path
 from vemtransfer.sources.store import MAIN
 from vemtransfer.volume_io import TIFF_SUFFIXES, open_volume
 
@@ -44,7 +49,8 @@ def declared_region_errors(raw: Mapping[str, Any]) -> list[str]:
 
 def region_errors(cfg: Config) -> list[str]:
     """Everything :func:`declared_region_errors` checks, plus ``local`` volumes read from their headers:
-    readable, a uint8 (z, y, x) image, labels of its shape, and every region inside it."""
+    readable, a uint8 (z, y, x) image, labels of its shape and, in their first section, of values 0/1
+    or with a mapping to them, and every region inside it."""
     extents, errors = {}, []
     for name, spec in cfg.raw["sources"].items():
         if spec["kind"] == "local":
@@ -63,26 +69,43 @@ def volume_header(path: str | Path) -> tuple[tuple[int, ...], str]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
-    if path.is_dir() and path.suffix.lower() != ".zarr":  # a folder of per-section TIFFs
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in TIFF_SUFFIXES)
-        if not files:
-            raise ValueError(f"{path}: no .tif/.tiff files in this folder")
-        shape, dtype = _tiff_header(files[0])
-        if len(shape) != 2:
-            raise ValueError(f"{files[0]}: expected one 2-D section per file, got shape {shape}")
-        return (len(files), *shape), dtype
-    if path.suffix.lower() in TIFF_SUFFIXES:
-        return _tiff_header(path)
-    volume = open_volume(path)  # .npy (memory map) and Zarr open lazily: only metadata is read
+    if path.is_file() and path.suffix.lower() in TIFF_SUFFIXES:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]  # what tifffile.imread and memmap return
+            shape = tuple(series.shape)
+            return (1, *shape) if len(shape) == 2 else shape, str(series.dtype)  # a 2-D image is one section
+    volume = open_volume(path)  # lazy: a folder reads its first section, .npy and Zarr only metadata, a PNG its one section
     return tuple(volume.shape), str(volume.dtype)
 
 
-def _tiff_header(path: Path) -> tuple[tuple[int, ...], str]:
-    import tifffile
+def first_section(path: str | Path) -> np.ndarray:
+    """Section 0 of a volume, reading no other (a compressed TIFF stack: its first page only)."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() in TIFF_SUFFIXES:
+        import tifffile
 
-    with tifffile.TiffFile(path) as tif:
-        series = tif.series[0]  # what tifffile.imread and memmap return
-        return tuple(series.shape), str(series.dtype)
+        try:
+            volume = tifffile.memmap(path, mode="r")
+        except ValueError:  # compressed or tiled
+            return tifffile.imread(path, key=0)
+        return np.asarray(volume if volume.ndim == 2 else volume[0])
+    return np.asarray(open_volume(path)[0])
+
+
+def label_value_error(section: np.ndarray) -> str | None:
+    """What is wrong with the values of a label section given as a plain path, with the mapping that
+    would fix it; None if they are 0/1 (an empty section included)."""
+    values = np.unique(section).tolist()
+    if set(values) <= {0, 1}:
+        return None
+    shown = ", ".join(map(str, values[:6])) + (", ..." if len(values) > 6 else "")
+    if len(values) == 2:
+        fix = f"set threshold: {(values[0] + values[1]) // 2} or values: [{values[1]}]"
+    else:
+        fix = "set threshold: (object = value >= threshold) or values: [the object's values]"
+    return f"values {{{shown}}} in the first section: {fix}"
 
 
 def _declared_extent(spec: Mapping[str, Any]) -> Extent:
@@ -97,11 +120,19 @@ def _declared_extent(spec: Mapping[str, Any]) -> Extent:
 def _local_extent(name: str, spec: Mapping[str, Any]) -> tuple[Extent, list[str]]:
     """The extent of a local source from its headers, and what is wrong with them (the checks of ``open_local``)."""
     headers, errors = {}, []
-    for key, path in [("image", spec["image"]), *((f"labels.{k}", p) for k, p in spec["labels"].items())]:
+    for key, path in [("image", spec["image"]), *((f"labels.{k}", label_path(v)) for k, v in spec["labels"].items())]:
         try:
             headers[key] = volume_header(path)
         except Exception as exc:  # tifffile, numpy and zarr raise several types on a missing or damaged file
             errors.append(f"sources.{name}.{key}: cannot read {path}: {exc}")
+    for label, entry in spec["labels"].items():
+        if f"labels.{label}" in headers and not label_mapping(entry):  # a threshold or values make any values 0/1
+            try:
+                problem = label_value_error(first_section(label_path(entry)))
+            except Exception as exc:  # as above: the header read, the data did not
+                problem = f"cannot read the first section of {label_path(entry)}: {exc}"
+            if problem:
+                errors.append(f"sources.{name}.labels.{label}: {problem}")
     if "image" not in headers:
         return Extent(), errors
     shape, dtype = headers["image"]

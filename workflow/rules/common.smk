@@ -14,6 +14,7 @@ from vemtransfer.config_checks import region_errors
 from vemtransfer.layout import Layout
 from vemtransfer.provenance import code_digest
 from vemtransfer.sources import DOWNLOAD_KINDS, needed_sections
+from vemtransfer.sources.local import local_files
 
 CFG = validate_config(config)  # one clear error naming the key, before anything runs
 if _errors := region_errors(CFG):  # regions against the headers of local volumes
@@ -64,7 +65,7 @@ def dataset_inputs(dataset):
     """What reading ``dataset`` needs: its download manifest, a local volume's files, or nothing (generated)."""
     spec = SOURCES[dataset]
     if spec["kind"] == "local":
-        return {"local": [spec["image"], *spec["labels"].values()]}
+        return {"local": local_files(spec)}
     return {"manifest": L.manifest(dataset)} if spec["kind"] in DOWNLOAD_KINDS else {}
 
 
@@ -162,6 +163,8 @@ FIGURES += [L.figure(f"{fig}.png") for fig in ("fig3", "fig4", "fig5") if fig in
 if "fig5" in FIGS:
     FIGURES += [L.volume_mesh(name) for name in FIGS["fig5"]["models"]]
 TABLES += [L.recommend(task, "recommendation.md") for task in RECOMMEND]
+# the test scores of every model a recommendation may choose, for its model card (export)
+TABLES += [L.metrics(run.model_id) for task in RECOMMEND if CFG.tasks[task].test is not None for run in recommend_candidates(task)]
 if CFG.raw["recommend"]["predict"]:
     TABLES += [L.recommend(task, "prediction.zarr") for task in RECOMMEND]
     if CFG.raw["recommend"]["meshes"]:
