@@ -5,7 +5,7 @@ uint8), and each MouseLiver task cuts 360 of them. ``prepare.prepare_task`` read
 should be a few sections' worth however many sections the task has, while a loader that
 stacks the region first (the naive baseline, measured in the same run) grows with them.
 Sections are synthetic (no network here) but stored in the real section store (uncompressed
-TIFFs, as ``download_source`` writes them) and prepared with the mouse-liver preprocessing
+TIFFs, as ``download_dataset`` writes them) and prepared with the mouse-liver preprocessing
 (area resize to 2000 x 3000, then CLAHE + blur; ``--crop 3500,3500 --resize 1000,1000`` gives
 the rat liver's). Each case runs in a
 fresh subprocess and reports its own peak RSS (VmHWM) and the peak after imports.
@@ -30,8 +30,8 @@ CASES = ("one section", "stack the region", "prepare_task")
 def _child(case: str, raw_dir: str, n: int, crop: Sequence[int] | None, resize: Sequence[int]) -> dict[str, float]:
     """One case in this (fresh) process: its time, RSS after imports and peak RSS."""
     from vemtransfer.config import Region, TaskSpec
+    from vemtransfer.datasets.store import SectionStore
     from vemtransfer.prepare import prepare_task
-    from vemtransfer.sources.store import SectionStore
 
     store = SectionStore(Path(raw_dir))
     imported = peak_rss_mb()
@@ -52,7 +52,7 @@ def _child(case: str, raw_dir: str, n: int, crop: Sequence[int] | None, resize: 
 
 def _store(raw_dir: Path, n: int, shape: Sequence[int]) -> None:
     """``n`` synthetic image + label sections in the section store (noise on diagonal stripes)."""
-    from vemtransfer.sources.store import write_section
+    from vemtransfer.datasets.store import write_section
 
     rng = np.random.default_rng(0)
     yy, xx = np.ogrid[: shape[0], : shape[1]]

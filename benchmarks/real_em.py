@@ -79,17 +79,17 @@ def _set(raw: dict[str, Any], assignment: str) -> None:
 
 
 def benchmark_config(base_url: str, workdir: Path, recipe: str, overrides: Sequence[str]) -> dict[str, Any]:
-    """config/mini.yaml's two real sources and tasks, URLs on ``base_url``, outputs under ``workdir``,
+    """config/mini.yaml's two real datasets and tasks, URLs on ``base_url``, outputs under ``workdir``,
     trained with ``recipe`` (mini's own network and training keys dropped so the recipe applies)."""
     mini = yaml.safe_load((REPO / "config" / "mini.yaml").read_text())
-    sources = {name: dict(mini["sources"][name]) for name in ("fly_vnc", "fly_medulla")}
-    for spec in sources.values():
+    datasets = {name: dict(mini["datasets"][name]) for name in ("fly_vnc", "fly_medulla")}
+    for spec in datasets.values():
         spec["base_url"] = spec["base_url"].replace("https://", f"{base_url}/", 1)
         spec["sha256sums"] = str(REPO / spec["sha256sums"])
     raw = {
         "demo": False, "seed": mini["seed"], "recipe": recipe,
         "results_dir": str(workdir / "results"), "resources_dir": str(workdir / "resources"), "logs_dir": str(workdir / "logs"),
-        "sources": sources, "tasks": {t: mini["tasks"][t] for t in TASKS},
+        "datasets": datasets, "tasks": {t: mini["tasks"][t] for t in TASKS},
         "experiment": {"repeats": 1, "sources": ["FlyMedulla-N"], "targets": ["FlyVNC-M"], "fractions": [1.0]},
     }
     for assignment in overrides:
@@ -158,16 +158,16 @@ def overlay(image: np.ndarray, label: np.ndarray, pred: np.ndarray, title: str, 
 def _prepare(raw: dict[str, Any], task: str) -> None:
     """Download (from the mirror) and prepare ``task`` unless already done, with the workflow's functions."""
     from vemtransfer.config import validate_config
+    from vemtransfer.datasets import needed_sections
     from vemtransfer.jobs.download import download_dataset
     from vemtransfer.jobs.preparation import prepare_task_job
     from vemtransfer.layout import Layout
-    from vemtransfer.sources import needed_sections
 
     cfg, layout = validate_config(raw), Layout.of(raw)
-    source = raw["tasks"][task]["source"]
-    manifest = Path(layout.manifest(source))
+    dataset = raw["tasks"][task]["dataset"]
+    manifest = Path(layout.manifest(dataset))
     if not manifest.exists():
-        download_dataset(cfg, source, needed_sections(cfg, source), manifest)
+        download_dataset(cfg, dataset, needed_sections(cfg, dataset), manifest)
     prepare_task_job(cfg, task, manifest, layout.patch_index(task))
 
 
@@ -176,12 +176,12 @@ def run_task(raw: dict[str, Any], task: str, threads: int) -> dict[str, Any]:
     import torch
 
     from vemtransfer.checkpoint import load_model
-    from vemtransfer.data import load_split
-    from vemtransfer.model import count_parameters
     from vemtransfer.config import validate_config
+    from vemtransfer.data import load_split
     from vemtransfer.jobs.evaluation import evaluate_job
     from vemtransfer.jobs.training import train_job
     from vemtransfer.layout import Layout
+    from vemtransfer.model import count_parameters
 
     _prepare(raw, task)
     cfg, layout, model_id = validate_config(raw), Layout.of(raw), f"finetune/NoPretrain__{task}/f1/rep1"

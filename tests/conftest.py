@@ -19,13 +19,13 @@ def tiny_config(root: Path) -> dict:
         "resources_dir": str(root / "resources"),
         "logs_dir": str(root / "logs"),
         "seed": 7,
-        "sources": {
+        "datasets": {
             "synthetic_kidney": {"kind": "generated", "tissue": "kidney", "shape": [12, 64, 64], "seed": 1},
             "synthetic_liver": {"kind": "generated", "tissue": "liver", "shape": [12, 64, 64], "seed": 2},
         },
         "tasks": {
-            "SynthKidney-M": {"source": "synthetic_kidney", "label": "mito", "train": {"z": [0, 8]}, "test": {"z": [8, 12]}},
-            "SynthLiver-M": {"source": "synthetic_liver", "label": "mito", "train": {"z": [0, 8]}, "test": {"z": [8, 12]},
+            "SynthKidney-M": {"dataset": "synthetic_kidney", "label": "mito", "train": {"z": [0, 8]}, "test": {"z": [8, 12]}},
+            "SynthLiver-M": {"dataset": "synthetic_liver", "label": "mito", "train": {"z": [0, 8]}, "test": {"z": [8, 12]},
                              "validation": {"axis": "y", "fraction": 0.25}},
         },
         "patches": {"size": [4, 32, 32], "stride": [2, 16, 16]},
@@ -42,7 +42,7 @@ def tiny_config(root: Path) -> dict:
             "chunk": [4, 32, 32], "render_px": 32,
             "fig3": {"source": "SynthKidney-M", "target": "SynthLiver-M", "budget": "f0.5"},
             "fig4": {"pairs": [{"source": "SynthKidney-M", "target": "SynthLiver-M"}]},
-            "fig5": {"source": "synthetic_liver", "models": {"mito": {"source": "SynthKidney-M", "target": "SynthLiver-M"}}},
+            "fig5": {"dataset": "synthetic_liver", "models": {"mito": {"source": "SynthKidney-M", "target": "SynthLiver-M"}}},
         },
         "resources": {k: {"threads": 1, "mem_mb": 1000, "runtime": 5} for k in ("train", "evaluate", "prepare")},
     }

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from vemtransfer.config import validate_config
+from vemtransfer.datasets import DOWNLOAD_KINDS, needed_sections
 from vemtransfer.jobs.download import download_dataset
 from vemtransfer.jobs.evaluation import evaluate_job
 from vemtransfer.jobs.preparation import prepare_task_job
 from vemtransfer.jobs.training import train_job
 from vemtransfer.layout import Layout
-from vemtransfer.sources import DOWNLOAD_KINDS, needed_sections
 
 
 def prepared_dir(raw: Mapping[str, Any], data_id: str) -> Path:
@@ -30,8 +30,8 @@ def download(raw: Mapping[str, Any], dataset: str) -> list[dict[str, Any]]:
 
 def prepare(raw: Mapping[str, Any], data_id: str) -> dict[str, Any]:
     cfg = validate_config(raw)
-    layout, dataset = Layout.of(cfg.raw), cfg.tasks[data_id.split("/")[0]].source
-    manifest = layout.manifest(dataset) if cfg.raw["sources"][dataset]["kind"] in DOWNLOAD_KINDS else None
+    layout, dataset = Layout.of(cfg.raw), cfg.tasks[data_id.split("/")[0]].dataset
+    manifest = layout.manifest(dataset) if cfg.raw["datasets"][dataset]["kind"] in DOWNLOAD_KINDS else None
     return prepare_task_job(cfg, data_id, manifest, layout.patch_index(data_id))
 
 

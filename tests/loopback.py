@@ -1,10 +1,10 @@
 """Loopback test infrastructure: a misbehaving HTTP file server and tiny fake public datasets.
 
 ``FileServer`` serves a directory on 127.0.0.1 (a free port) with HEAD/GET, byte ranges, Apache-style
-directory indexes and failure modes switched on through its ``Behaviour``. ``build_fake_sources`` writes
+directory indexes and failure modes switched on through its ``Behaviour``. ``build_fake_datasets`` writes
 scaled-down copies of the real public layouts (SNEMI3D, UroCell, EMPIAR-10791, rat liver Zenodo record)
-under the server's root and returns a ``sources:`` config pointing at the server plus the arrays written.
-``fake_sources_server`` does both; wrap it in a pytest fixture. Nothing here imports pytest.
+under the server's root and returns a ``datasets:`` config pointing at the server plus the arrays written.
+``fake_datasets_server`` does both; wrap it in a pytest fixture. Nothing here imports pytest.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote, urlsplit
 import numpy as np
 
 __all__ = [
-    "Behaviour", "FileServer", "build_fake_sources", "fake_sources_server",
+    "Behaviour", "FileServer", "build_fake_datasets", "fake_datasets_server",
     "EMPIAR_DIR", "EMPIAR_RAW_DIR", "EMPIAR_SEG_DIR", "UROCELL_VOLUMES", "ZIP_PADDING", "ZIP_PADDING_BYTES",
 ]
 
@@ -197,12 +197,12 @@ class FileServer:
 
 
 @contextlib.contextmanager
-def fake_sources_server(tmp_path: Path) -> Iterator[tuple[FileServer, dict]]:
-    """Serve ``tmp_path/www`` with the fake sources built in it; yields (server, build_fake_sources info)."""
+def fake_datasets_server(tmp_path: Path) -> Iterator[tuple[FileServer, dict]]:
+    """Serve ``tmp_path/www`` with the fake datasets built in it; yields (server, build_fake_datasets info)."""
     root = Path(tmp_path) / "www"
     root.mkdir(parents=True, exist_ok=True)
     with FileServer(root) as server:
-        info = build_fake_sources(root, server.base_url)
+        info = build_fake_datasets(root, server.base_url)
         yield server, info
 
 
@@ -312,10 +312,10 @@ def _snemi(rng, root: Path, base_url: str, files: dict) -> tuple[dict, dict, dic
         ("README.txt", b"SNEMI3D training volume (fake, scaled down for tests)\n", zipfile.ZIP_DEFLATED),
     ])
     url = _write(root, "records/7142003/files/snemi.zip", data, base_url, files)
-    source = {"kind": "zenodo_file", "url": url, "md5": _md5(data), "members": members, "voxel_nm": [30, 6, 6]}
+    dataset = {"kind": "zenodo_file", "url": url, "md5": _md5(data), "members": members, "voxel_nm": [30, 6, 6]}
     extra = {"url": url, "md5": _md5(data), "size": len(data), "members": members,
              "names": ["image/", members["image"], "seg/", members["labels"], "README.txt"]}
-    return source, {"image": image, "labels": labels}, extra
+    return dataset, {"image": image, "labels": labels}, extra
 
 
 def _urocell(rng, root: Path, base_url: str, files: dict) -> tuple[dict, dict, dict]:
@@ -341,10 +341,10 @@ def _urocell(rng, root: Path, base_url: str, files: dict) -> tuple[dict, dict, d
             urls[volume][kind] = f"{base_url}/{repo}/{rel}"
             files[f"{repo}/{rel}"] = {"url": urls[volume][kind], "size": len(data), "md5": _md5(data)}
         truth[volume] = {"image": image, "mito": mito.astype(np.uint8)}
-    source = {"kind": "http_files", "base_url": f"{base_url}/{repo}", "volumes": list(UROCELL_VOLUMES),
+    dataset = {"kind": "http_files", "base_url": f"{base_url}/{repo}", "volumes": list(UROCELL_VOLUMES),
               "image_pattern": "data/{volume}.nii.gz", "label_patterns": {"mito": "mito/binary/{volume}.nii.gz"},
               "voxel_nm": [15, 16, 16]}
-    return source, truth, {"volumes": list(UROCELL_VOLUMES), "urls": urls, "image_dtypes": dtypes, "shape": shape}
+    return dataset, truth, {"volumes": list(UROCELL_VOLUMES), "urls": urls, "image_dtypes": dtypes, "shape": shape}
 
 
 def _empiar(rng, root: Path, base_url: str, files: dict) -> tuple[dict, dict, dict]:
@@ -385,12 +385,12 @@ def _empiar(rng, root: Path, base_url: str, files: dict) -> tuple[dict, dict, di
         label_zips[label] = quote(rel)
         zips[label] = {"url": url, "size": len(data), "tiff_members": names, "names": [m[0] for m in members],
                        "central_directory_bytes": int.from_bytes(data[-10:-6], "little")}  # EOCD: no comment
-    source = {"kind": "empiar_slices", "base_url": f"{base_url}/{quote(EMPIAR_DIR)}", "raw_dir": quote(EMPIAR_RAW_DIR),
+    dataset = {"kind": "empiar_slices", "base_url": f"{base_url}/{quote(EMPIAR_DIR)}", "raw_dir": quote(EMPIAR_RAW_DIR),
               "raw_pattern": "Gunes_WT1_8x8x8nm_3MHz.{z:04d}.tif", "label_zips": label_zips, "voxel_nm": [8, 8, 8]}
     extra = {"z": needed, "decoy_z": decoys, "raw_urls": raw_urls, "zips": zips, "yx": yx,
              "raw_dir_url": f"{base_url}/{quote(EMPIAR_DIR)}/{quote(EMPIAR_RAW_DIR)}/",
              "raw_files": [f"Gunes_WT1_8x8x8nm_3MHz.{z:04d}.tif" for z in sorted(needed + decoys)]}
-    return source, truth, extra
+    return dataset, truth, extra
 
 
 def _ratliver(rng, root: Path, base_url: str, files: dict) -> tuple[dict, dict, dict]:
@@ -428,27 +428,27 @@ def _ratliver(rng, root: Path, base_url: str, files: dict) -> tuple[dict, dict, 
         {"key": name, "size": f["size"], "checksum": f"md5:{f['md5']}", "links": {"self": f["url"]}}
         for name, f in record_files.items()]}
     api_url = _write(root, f"api/records/{record}", json.dumps(api, indent=1).encode(), base_url, files)
-    source = {"kind": "zenodo_record", "api_url": api_url,
+    dataset = {"kind": "zenodo_record", "api_url": api_url,
               "image": {"file": f"{folder}.zip", "member": r"____z(?P<z>\d+)\.0\.tif$"},
               "labels": {"mito": {"file": "rat_mito_gt_exported.zip", "member": r"vsseg_export_s(?P<z>\d{3})\.png$"},
                          "er": {"file": "rat_liver_ER.zip", "member": r"vsseg_export_s(?P<z>\d{3})\.png$"}},
               "voxel_nm": [50, 8, 8]}
     extra = {"api_url": api_url, "api": api, "files": record_files, "yx": yx,
              "z": {"image": image_z, "mito": mito_z, "er": er_z}}
-    return source, truth, extra
+    return dataset, truth, extra
 
 
-def build_fake_sources(root: Path, base_url: str) -> dict:
-    """Write the four fake public sources under ``root`` (served at ``base_url``); deterministic.
+def build_fake_datasets(root: Path, base_url: str) -> dict:
+    """Write the four fake public datasets under ``root`` (served at ``base_url``); deterministic.
 
     Returns a dict with
-      ``sources``: the YAML-able ``sources:`` config (snemi3d, urocell, empiar10791, ratliver) pointing at base_url;
-      ``truth``: the arrays written, per source:
+      ``datasets``: the YAML-able ``datasets:`` config (snemi3d, urocell, empiar10791, ratliver) pointing at base_url;
+      ``truth``: the arrays written, per dataset:
         snemi3d {image (100,64,64) uint8, labels (100,64,64) uint32},
         urocell {volume: {image (24,32,32) uint8, mito uint8 0/1}},
         empiar10791 {image|mito|er|ld: {z: (48,64) uint8}} (masks 0/255; only the needed z),
         ratliver {image|mito|er: {z: (70,70) uint8}} (masks 0/255);
-      ``snemi3d``, ``urocell``, ``empiar10791``, ``ratliver``: per-source details (urls, member names, sizes,
+      ``snemi3d``, ``urocell``, ``empiar10791``, ``ratliver``: per-dataset details (urls, member names, sizes,
         md5s, the needed ``z`` and ``decoy_z`` for EMPIAR, the Zenodo ``api`` JSON for the rat liver);
       ``files``: {path relative to root: {url, size, md5}} for every file written; ``root``, ``base_url``.
     """
@@ -456,10 +456,10 @@ def build_fake_sources(root: Path, base_url: str) -> dict:
     base_url = base_url.rstrip("/")
     rng = np.random.default_rng(0)
     files: dict = {}
-    info: dict = {"root": root, "base_url": base_url, "sources": {}, "truth": {}, "files": files}
+    info: dict = {"root": root, "base_url": base_url, "datasets": {}, "truth": {}, "files": files}
     for name, build in [("snemi3d", _snemi), ("urocell", _urocell), ("empiar10791", _empiar), ("ratliver", _ratliver)]:
-        source, truth, extra = build(rng, root, base_url, files)
-        info["sources"][name] = source
+        dataset, truth, extra = build(rng, root, base_url, files)
+        info["datasets"][name] = dataset
         info["truth"][name] = truth
         info[name] = extra
     return info

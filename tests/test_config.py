@@ -120,7 +120,7 @@ def test_figure_runs_and_references(repo, tiny_raw):
 
 
 def test_fig5_volume_is_its_own_download(repo):
-    from vemtransfer.sources import needed_sections
+    from vemtransfer.datasets import needed_sections
 
     paper = load_config(repo / "config" / "config.yaml")
     volume = needed_sections(paper, "ratliver_volume")
@@ -138,7 +138,7 @@ def test_folds_cycle_over_repeats_and_each_has_its_own_data(tiny_raw):
     assert [task.data_id(r) for r in (1, 2)] == ["SynthKidney-M/fold1", "SynthKidney-M/fold2"] == task.data_ids()
     assert task.train.z == (0, 8, 1) and task.for_data("SynthKidney-M/fold2").test.z == (0, 4, 1)
     assert [r.z for r in task.regions()] == [(0, 8, 1), (8, 12, 1), (4, 12, 1), (0, 4, 1)]
-    with pytest.raises(ValueError, match="not a dataset"):
+    with pytest.raises(ValueError, match="not a data id"):
         task.for_data("SynthKidney-M/fold3")
     liver = validate_config(tiny_raw).tasks["SynthLiver-M"]
     assert liver.fold(2) is None and liver.data_ids() == ["SynthLiver-M"] and liver.for_data("SynthLiver-M") is liver

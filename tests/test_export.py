@@ -35,7 +35,7 @@ def test_export_then_cli_predict_equals_workflow_prediction(tiny_raw, tiny_confi
     assert main(["export", str(tiny_config_file), "--source", "NoPretrain", "--target", "SynthLiver-M", "--budget", "p3", "--out", str(out)]) == 0
     meta = json.loads((out / "model.json").read_text())
     assert meta["patch_size"] == [4, 32, 32] and meta["target"] == "SynthLiver-M" and meta["voxel_nm"] is None
-    src = tiny_raw["sources"]["synthetic_liver"]
+    src = tiny_raw["datasets"]["synthetic_liver"]
     raw = generate_tissue("liver", tuple(src["shape"]), src["seed"])[0][8:12]  # the task's test sections, raw
     tifffile.imwrite(tmp_path / "user.tif", raw, photometric="minisblack")
     cli_out = tmp_path / "cli.zarr"

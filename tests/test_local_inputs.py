@@ -15,7 +15,7 @@ import job_helpers as jobs
 from vemtransfer import volume_io
 from vemtransfer.config import validate_config
 from vemtransfer.config_checks import region_errors, volume_header
-from vemtransfer.sources.local import local_files, open_local
+from vemtransfer.datasets.local import local_files, open_local
 from vemtransfer.synthetic import generate_tissue
 from vemtransfer.volume_io import open_volume
 
@@ -104,8 +104,8 @@ def _lab(tmp_path: Path, shape=(8, 64, 64)) -> tuple[Path, Path, np.ndarray]:
 
 
 def _lab_raw(tiny_raw: dict, image: Path, label: str | dict) -> dict:
-    tiny_raw["sources"]["lab"] = {"kind": "local", "image": str(image), "labels": {"mito": label}, "voxel_nm": [30, 4, 4]}
-    tiny_raw["tasks"]["Lab-M"] = {"source": "lab", "label": "mito", "train": {"z": [0, 4]}, "test": {"z": [4, 8]}}
+    tiny_raw["datasets"]["lab"] = {"kind": "local", "image": str(image), "labels": {"mito": label}, "voxel_nm": [30, 4, 4]}
+    tiny_raw["tasks"]["Lab-M"] = {"dataset": "lab", "label": "mito", "train": {"z": [0, 4]}, "test": {"z": [4, 8]}}
     return tiny_raw
 
 
@@ -117,7 +117,7 @@ def test_0_255_labels_with_a_mapping_prepare_to_0_1(tmp_path, tiny_raw, mapping)
     jobs.prepare(raw, "Lab-M")
     label = np.load(jobs.prepared_dir(raw, "Lab-M") / "test.label.npy")
     assert np.array_equal(label, mito[4:8])
-    assert local_files(raw["sources"]["lab"]) == [str(image), str(folder)]
+    assert local_files(raw["datasets"]["lab"]) == [str(image), str(folder)]
 
 
 def test_plain_label_paths_still_read_as_0_1(tmp_path, tiny_raw):
@@ -127,22 +127,22 @@ def test_plain_label_paths_still_read_as_0_1(tmp_path, tiny_raw):
     assert region_errors(validate_config(raw)) == []
     jobs.prepare(raw, "Lab-M")
     assert np.array_equal(np.load(jobs.prepared_dir(raw, "Lab-M") / "test.label.npy"), mito[4:8])
-    assert local_files(raw["sources"]["lab"]) == [str(image), str(tmp_path / "mito.npy")]
+    assert local_files(raw["datasets"]["lab"]) == [str(image), str(tmp_path / "mito.npy")]
 
 
 def test_validate_reports_unmapped_label_values_from_the_first_section(tmp_path, tiny_raw):
     image, folder, mito = _lab(tmp_path)
     raw = _lab_raw(tiny_raw, image, str(folder))
     assert region_errors(validate_config(raw)) == [
-        "sources.lab.labels.mito: values {0, 255} in the first section: set threshold: 127 or values: [255]"]
+        "datasets.lab.labels.mito: values {0, 255} in the first section: set threshold: 127 or values: [255]"]
     with pytest.raises(ValueError, match=r"outside \{0, 1\}; give labels.mito in the config as"):
-        open_local(raw["sources"]["lab"]).label("mito", "main", 0)
+        open_local(raw["datasets"]["lab"]).label("mito", "main", 0)
     ids = mito.astype(np.uint16) * np.arange(8, dtype=np.uint16)[:, None, None] * 100  # a compressed stack, first section empty
     tifffile.imwrite(tmp_path / "ids.tif", ids, photometric="minisblack", compression="zlib")
     assert region_errors(validate_config(_lab_raw(tiny_raw, image, str(tmp_path / "ids.tif")))) == []
     ids[0] = mito[0] * 7 + mito[0] * np.arange(64)[None, :] % 3
     tifffile.imwrite(tmp_path / "ids.tif", ids, photometric="minisblack", compression="zlib")
     assert region_errors(validate_config(_lab_raw(tiny_raw, image, str(tmp_path / "ids.tif")))) == [
-        "sources.lab.labels.mito: values {0, 7, 8, 9} in the first section: "
+        "datasets.lab.labels.mito: values {0, 7, 8, 9} in the first section: "
         "set threshold: (object = value >= threshold) or values: [the object's values]"]
     assert region_errors(validate_config(_lab_raw(tiny_raw, image, {"path": str(tmp_path / "ids.tif"), "threshold": 1}))) == []

@@ -14,8 +14,8 @@ import pytest
 import requests
 import yaml
 from loopback import (
-    EMPIAR_DIR, EMPIAR_RAW_DIR, UROCELL_VOLUMES, ZIP_PADDING, ZIP_PADDING_BYTES, build_fake_sources,
-    fake_sources_server,
+    EMPIAR_DIR, EMPIAR_RAW_DIR, UROCELL_VOLUMES, ZIP_PADDING, ZIP_PADDING_BYTES, build_fake_datasets,
+    fake_datasets_server,
 )
 
 from vemtransfer.remote_zip import HttpZip
@@ -25,7 +25,7 @@ FAST = {"backoff": 0, "timeout": 5}
 
 @pytest.fixture
 def loopback(tmp_path: Path):
-    with fake_sources_server(tmp_path) as (server, info):
+    with fake_datasets_server(tmp_path) as (server, info):
         yield server, info
 
 
@@ -37,12 +37,12 @@ def _zipfile(url: str) -> zipfile.ZipFile:
     return zipfile.ZipFile(io.BytesIO(_get(url).content))
 
 
-def test_sources_config_points_at_loopback_and_round_trips_yaml(loopback):
+def test_datasets_config_points_at_loopback_and_round_trips_yaml(loopback):
     server, info = loopback
     assert server.base_url.startswith("http://127.0.0.1:") and info["base_url"] == server.base_url
-    sources = info["sources"]
-    assert set(sources) == {"snemi3d", "urocell", "empiar10791", "ratliver"}
-    assert yaml.safe_load(yaml.safe_dump({"sources": sources})) == {"sources": sources}
+    datasets = info["datasets"]
+    assert set(datasets) == {"snemi3d", "urocell", "empiar10791", "ratliver"}
+    assert yaml.safe_load(yaml.safe_dump({"datasets": datasets})) == {"datasets": datasets}
     for rel, f in info["files"].items():
         assert f["url"].startswith(server.base_url + "/") and unquote(f["url"][len(server.base_url) + 1:]) == rel
         assert (info["root"] / rel).stat().st_size == f["size"]
@@ -50,18 +50,18 @@ def test_sources_config_points_at_loopback_and_round_trips_yaml(loopback):
 
 
 def test_build_is_deterministic(tmp_path):
-    a = build_fake_sources(tmp_path / "a", "http://127.0.0.1:1")
-    b = build_fake_sources(tmp_path / "b", "http://127.0.0.1:2/")
-    assert a["sources"]["snemi3d"]["md5"] == b["sources"]["snemi3d"]["md5"]
+    a = build_fake_datasets(tmp_path / "a", "http://127.0.0.1:1")
+    b = build_fake_datasets(tmp_path / "b", "http://127.0.0.1:2/")
+    assert a["datasets"]["snemi3d"]["md5"] == b["datasets"]["snemi3d"]["md5"]
     same = {rel: f["md5"] for rel, f in a["files"].items() if not rel.startswith("api/")}
     assert same == {rel: f["md5"] for rel, f in b["files"].items() if not rel.startswith("api/")}
-    assert b["sources"]["urocell"]["base_url"] == "http://127.0.0.1:2/MancaZerovnikMekuc/UroCell/master"
+    assert b["datasets"]["urocell"]["base_url"] == "http://127.0.0.1:2/MancaZerovnikMekuc/UroCell/master"
 
 
 # --- the server -----------------------------------------------------------------------------
 def test_directory_index_lists_raw_folder(loopback):
     server, info = loopback
-    src = info["sources"]["empiar10791"]
+    src = info["datasets"]["empiar10791"]
     url = f"{src['base_url']}/{src['raw_dir']}/"
     assert url == info["empiar10791"]["raw_dir_url"] and "%20" in url and " " not in url
     resp = _get(url)
@@ -82,7 +82,7 @@ def test_directory_index_lists_raw_folder(loopback):
 
 def test_range_on_path_with_spaces(loopback):
     server, info = loopback
-    src = info["sources"]["empiar10791"]
+    src = info["datasets"]["empiar10791"]
     z = info["empiar10791"]["z"][0]
     url = f"{src['base_url']}/{src['raw_dir']}/{src['raw_pattern'].format(z=z)}"
     assert url == info["empiar10791"]["raw_urls"][z]
@@ -105,10 +105,10 @@ def test_corrupt_not_found_and_content_types(loopback):
     server.behaviour.corrupt[path] = b"not the zip at all"
     resp = _get(snemi["url"])
     assert resp.content == b"not the zip at all"
-    assert hashlib.md5(resp.content).hexdigest() != info["sources"]["snemi3d"]["md5"]
+    assert hashlib.md5(resp.content).hexdigest() != info["datasets"]["snemi3d"]["md5"]
     assert _get(snemi["url"], Range="bytes=4-6").content == b"the"
     del server.behaviour.corrupt[path]
-    assert hashlib.md5(_get(snemi["url"]).content).hexdigest() == info["sources"]["snemi3d"]["md5"]
+    assert hashlib.md5(_get(snemi["url"]).content).hexdigest() == info["datasets"]["snemi3d"]["md5"]
     raw = info["empiar10791"]["raw_urls"][1000]
     server.behaviour.not_found.add(unquote(raw[len(server.base_url):]))  # decoded form works too
     assert _get(raw).status_code == 404 and _get(info["empiar10791"]["raw_urls"][1005]).status_code == 200
@@ -122,7 +122,7 @@ def test_corrupt_not_found_and_content_types(loopback):
 def test_html_behaviour_still_wins(loopback):
     server, info = loopback
     server.behaviour.html = True
-    assert "Please log in" in _get(info["sources"]["snemi3d"]["url"]).text
+    assert "Please log in" in _get(info["datasets"]["snemi3d"]["url"]).text
     assert "Please log in" in _get(info["empiar10791"]["raw_dir_url"]).text
 
 
@@ -131,7 +131,7 @@ def test_snemi_zip(loopback):
     import tifffile
 
     _, info = loopback
-    src, truth = info["sources"]["snemi3d"], info["truth"]["snemi3d"]
+    src, truth = info["datasets"]["snemi3d"], info["truth"]["snemi3d"]
     data = _get(src["url"]).content
     assert hashlib.md5(data).hexdigest() == src["md5"] and len(data) == info["snemi3d"]["size"]
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -154,7 +154,7 @@ def test_urocell_nifti(loopback, tmp_path):
     import nibabel as nib
 
     _, info = loopback
-    src = info["sources"]["urocell"]
+    src = info["datasets"]["urocell"]
     assert src["volumes"] == UROCELL_VOLUMES
     for volume in src["volumes"]:
         truth = info["truth"]["urocell"][volume]
@@ -175,7 +175,7 @@ def test_empiar_zips_index_tiffs_by_z(loopback):
     import tifffile
 
     server, info = loopback
-    src, details = info["sources"]["empiar10791"], info["empiar10791"]
+    src, details = info["datasets"]["empiar10791"], info["empiar10791"]
     truth = info["truth"]["empiar10791"]
     needed = details["z"]
     assert needed == [1000, 1005, 1010, 1015, 1020, 1025, 2000, 2005, 2010, 2015, 2020, 2025]
@@ -225,7 +225,7 @@ def test_ratliver_zenodo_record(loopback):
     import tifffile
 
     server, info = loopback
-    src, truth = info["sources"]["ratliver"], info["truth"]["ratliver"]
+    src, truth = info["datasets"]["ratliver"], info["truth"]["ratliver"]
     resp = _get(src["api_url"])
     assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/json"
     assert src["api_url"].endswith("/api/records/13357732")

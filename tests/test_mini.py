@@ -26,8 +26,8 @@ import yaml
 from loopback import FileServer
 from workflow_helpers import job_stats
 
-from vemtransfer.sources.section_files import read_sha256sums
-from vemtransfer.sources.store import SectionStore
+from vemtransfer.datasets.section_files import read_sha256sums
+from vemtransfer.datasets.store import SectionStore
 
 pytestmark = pytest.mark.workflow
 
@@ -44,7 +44,7 @@ def mirrored_config(base_url: str, workdir: Path) -> dict:
     """config/mini.yaml with its URLs on ``base_url``, outputs under ``workdir`` and training shrunk for
     CI (nothing else changed: the relative checksum paths are found beside the Snakefile)."""
     raw = yaml.safe_load((REPO / "config" / "mini.yaml").read_text())
-    for spec in raw["sources"].values():
+    for spec in raw["datasets"].values():
         if "base_url" in spec:
             assert spec["base_url"].startswith("https://raw.githubusercontent.com/")
             spec["base_url"] = spec["base_url"].replace("https://", f"{base_url}/", 1)
@@ -83,7 +83,7 @@ def mini(tmp_path_factory):
 def test_the_shipped_config_pins_its_files_and_plans_the_experiment(tmp_path):
     raw = yaml.safe_load((REPO / "config" / "mini.yaml").read_text())
     assert raw["demo"] is False  # real EM: no DEMO banners
-    for spec in (raw["sources"][s] for s in ("fly_vnc", "fly_medulla")):
+    for spec in (raw["datasets"][s] for s in ("fly_vnc", "fly_medulla")):
         assert spec["base_url"].startswith("https://raw.githubusercontent.com/") and len(spec["base_url"].rsplit("/", 1)[1]) == 40
         assert all(len(h) == 64 for h in read_sha256sums(REPO / spec["sha256sums"]).values())
     cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
@@ -92,16 +92,16 @@ def test_the_shipped_config_pins_its_files_and_plans_the_experiment(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = job_stats(res.stdout + res.stderr)
     # 2 sources x 3 repeats; (NoPretrain + 2 sources) x 3 fractions x 3 repeats, Table 2 being the 100 % point
-    assert jobs["download_source"] == 2 and jobs["prepare_task"] == 3 and jobs["pretrain_model"] == 6
+    assert jobs["download_dataset"] == 2 and jobs["prepare_task"] == 3 and jobs["pretrain_model"] == 6
     assert jobs["finetune_model"] == jobs["evaluate_model"] == 27 and jobs["recommend_source"] == 1
 
 
 @needs_mirror
 def test_the_checksum_files_list_exactly_the_files_the_mini_uses_as_published():
     published = published_sha256()
-    sources = yaml.safe_load((REPO / "config" / "mini.yaml").read_text())["sources"]
+    datasets = yaml.safe_load((REPO / "config" / "mini.yaml").read_text())["datasets"]
     for name, (repo, files) in {"fly_vnc": (VNC, 40), "fly_medulla": (MEDULLA, 51)}.items():
-        sums = read_sha256sums(REPO / sources[name]["sha256sums"])
+        sums = read_sha256sums(REPO / datasets[name]["sha256sums"])
         assert len(sums) == files
         assert all(published[f"/raw.githubusercontent.com/{repo}/{rel}"] == h for rel, h in sums.items())
 
@@ -127,12 +127,12 @@ def test_downloads_fetch_only_the_needed_sections_each_verified(mini):
     expected = {*medulla, f"/raw.githubusercontent.com/{MEDULLA}/training_sample2/groundtruth.h5.gz", *vnc}
     assert sorted(fetched) == sorted(expected)  # every 5th medulla slice, each file once
     published = published_sha256()
-    for source in ("fly_vnc", "fly_medulla"):
-        manifest = json.loads((Path(raw["resources_dir"]) / "raw" / source / "manifest.json").read_text())
+    for dataset in ("fly_vnc", "fly_medulla"):
+        manifest = json.loads((Path(raw["resources_dir"]) / "raw" / dataset / "manifest.json").read_text())
         for record in manifest:
             path = "/" + record["url"].split("/", 3)[3]
             assert record["sha256"] == published[path] and record["size"] == (TESTDATA / path[1:]).stat().st_size
-        assert len(manifest) == {"fly_vnc": 40, "fly_medulla": 51}[source]
+        assert len(manifest) == {"fly_vnc": 40, "fly_medulla": 51}[dataset]
 
 
 @needs_mirror
@@ -205,9 +205,9 @@ def test_a_new_checksum_list_or_other_needed_sections_download_again(mini, tmp_p
 
     assert planned(raw) == {}
     edited = copy.deepcopy(raw)  # the checksum list is an input: a newer one is verified again
-    (tmp_path / "vnc.sha256").write_text((REPO / raw["sources"]["fly_vnc"]["sha256sums"]).read_text())
-    edited["sources"]["fly_vnc"]["sha256sums"] = str(tmp_path / "vnc.sha256")
-    assert planned(edited) == {"download_source": 1}
+    (tmp_path / "vnc.sha256").write_text((REPO / raw["datasets"]["fly_vnc"]["sha256sums"]).read_text())
+    edited["datasets"]["fly_vnc"]["sha256sums"] = str(tmp_path / "vnc.sha256")
+    assert planned(edited) == {"download_dataset": 1}
     edited = copy.deepcopy(raw)  # the needed sections are a param: every 10th medulla section instead of every 5th
     edited["tasks"]["FlyMedulla-N"]["test"] = {"z": [200, 250, 10]}
-    assert planned(edited) == {"download_source": 1}
+    assert planned(edited) == {"download_dataset": 1}

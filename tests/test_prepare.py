@@ -40,10 +40,10 @@ def test_prepare_writes_disjoint_splits_and_a_patch_index(tiny_raw):
     assert set(np.unique(test.label)) <= {0, 1} and 0 < test.label.mean() < 0.5
 
 
-def test_a_source_without_the_label_is_a_clear_error(tiny_raw):
+def test_a_dataset_without_the_label_is_a_clear_error(tiny_raw):
     from vemtransfer.config import Region, TaskSpec
+    from vemtransfer.datasets.store import ArraySections
     from vemtransfer.prepare import prepare_task
-    from vemtransfer.sources.store import ArraySections
 
     task = TaskSpec("X-ER", "s", "er", Region(), Region(), "y", 0.2)
     with pytest.raises(ValueError, match="no 'er' labels"):

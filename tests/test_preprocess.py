@@ -1,4 +1,4 @@
-"""Each preprocessing step against hand-computed expectations, and the streaming prepare on multi-volume sources."""
+"""Each preprocessing step against hand-computed expectations, and the streaming prepare on multi-volume datasets."""
 
 import json
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from vemtransfer.config import validate_config
+from vemtransfer.datasets import needed_sections
+from vemtransfer.datasets.store import SectionStore, write_section
 from vemtransfer.prepare import enhance, neurite_interior, prepare_task, preprocess_image, preprocess_label, resize
 from vemtransfer.report.table1 import table1
-from vemtransfer.sources import needed_sections
-from vemtransfer.sources.store import SectionStore, write_section
 
 
 def test_resize_shrinks_by_area_and_enlarges_by_cubic():
@@ -61,7 +61,7 @@ def _store(tmp_path, volumes, n=12, hw=(40, 40)):
 
 
 def _task_raw(tmp_path, task, source):
-    return {"sources": {"src": source}, "tasks": {"T-M": {"source": "src", "label": "mito", **task}},
+    return {"datasets": {"src": source}, "tasks": {"T-M": {"dataset": "src", "label": "mito", **task}},
             "patches": {"size": [2, 16, 16], "stride": [2, 8, 8]},
             "experiment": {"sources": ["T-M"], "targets": ["T-M"]}, "resources_dir": str(tmp_path)}
 
@@ -99,8 +99,8 @@ def test_table1_columns_and_rescaled_voxels(tmp_path):
                "splits": {k: {"shape": [18, 1000, 1000], "foreground": 0.1} for k in ("train", "val", "test")}}
     path = tmp_path / "patches.json"
     path.write_text(json.dumps(summary))
-    raw = {"tasks": {"RatLiver-M": {"source": "ratliver", "preprocess": {"crop_yx": [3500, 3500], "resize_yx": [1000, 1000]}}},
-           "sources": {"ratliver": {"voxel_nm": [50, 8, 8]}}}
+    raw = {"tasks": {"RatLiver-M": {"dataset": "ratliver", "preprocess": {"crop_yx": [3500, 3500], "resize_yx": [1000, 1000]}}},
+           "datasets": {"ratliver": {"voxel_nm": [50, 8, 8]}}}
     row = table1([path], raw, {"RatLiver-M": {"train": 120, "test": 120}}).iloc[0]
     assert row["voxel_nm_prepared"] == "50 x 28 x 28" and row["voxel_nm_raw"] == "50 x 8 x 8"
     assert row["train_patches"] == 5 and row["paper_train_patches"] == 120 and row["test_patches"] == 4

@@ -13,7 +13,7 @@ SCRIPTS = PACKAGE_DIR.parents[1] / "workflow" / "scripts"
 def test_job_config_holds_exactly_the_declared_keys_in_a_stable_order(tiny_raw):
     cfg = validate_config(tiny_raw)
     job = job_config(cfg, "train.sampling", "patches.size", "seed", tasks=["SynthLiver-M"], datasets=["synthetic_liver"])
-    assert set(job) == {"train", "patches", "seed", "tasks", "sources"}
+    assert set(job) == {"train", "patches", "seed", "tasks", "datasets"}
     assert job["train"] == {"sampling": cfg.raw["train"]["sampling"]} and list(job["tasks"]) == ["SynthLiver-M"]
     assert list(job) == sorted(job)  # key order cannot trigger a rerun
     reordered = dict(reversed(list(tiny_raw.items())))
@@ -41,7 +41,7 @@ def test_the_job_config_hash_changes_with_what_the_job_reads_only(tiny_raw):
 def test_code_closure_follows_imports_and_keeps_report_code_out_of_training():
     training = {p.relative_to(PACKAGE_DIR).as_posix() for p in code_closure(SCRIPTS / "finetune_model.py")}
     assert {"jobs/training.py", "train.py", "loss.py", "model.py", "config.py", "__init__.py", "jobs/__init__.py"} <= training
-    assert not any(p.startswith(("report/", "baselines/", "sources/")) for p in training)
+    assert not any(p.startswith(("report/", "baselines/", "datasets/")) for p in training)
     table2 = {p.relative_to(PACKAGE_DIR).as_posix() for p in code_closure(SCRIPTS / "make_table2.py")}
     assert "report/figures.py" in table2 and "loss.py" not in table2
 

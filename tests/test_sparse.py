@@ -14,10 +14,10 @@ import yaml
 import job_helpers as jobs
 from vemtransfer.config import validate_config
 from vemtransfer.data import IGNORE, load_split
+from vemtransfer.datasets import needed_sections
 from vemtransfer.evaluate import evaluate_model
 from vemtransfer.loss import DiceCELoss
 from vemtransfer.metrics import confusion
-from vemtransfer.sources import needed_sections
 from vemtransfer.synthetic import generate_tissue
 
 LABELLED = [1, 4, 7, 10, 13]
@@ -50,7 +50,7 @@ def test_confusion_leaves_out_unlabelled_voxels():
 
 
 def _sparse_volume(tmp_path: Path, shape=(16, 64, 64)) -> dict:
-    """A local source whose unlabelled sections hold 7s: reading one would fail the 0/1 check."""
+    """A local dataset whose unlabelled sections hold 7s: reading one would fail the 0/1 check."""
     image, labels = generate_tissue("liver", shape, 5)
     label = np.full(shape, 7, np.uint8)
     label[LABELLED] = labels["mito"][LABELLED]
@@ -60,8 +60,8 @@ def _sparse_volume(tmp_path: Path, shape=(16, 64, 64)) -> dict:
 
 
 def _config(tiny_raw: dict, tmp_path: Path, **task) -> dict:
-    tiny_raw["sources"]["lab"] = _sparse_volume(tmp_path)
-    tiny_raw["tasks"]["Lab-M"] = {"source": "lab", "label": "mito", "train": {"z": [0, 12]}, "validation": {"axis": "y", "fraction": 0.4},
+    tiny_raw["datasets"]["lab"] = _sparse_volume(tmp_path)
+    tiny_raw["tasks"]["Lab-M"] = {"dataset": "lab", "label": "mito", "train": {"z": [0, 12]}, "validation": {"axis": "y", "fraction": 0.4},
                                   "labelled_sections": LABELLED, **task}
     tiny_raw["recommend"] = {"tasks": ["Lab-M"], "repeats": 1}
     return tiny_raw
@@ -87,8 +87,8 @@ def test_prepare_keeps_every_image_section_and_only_the_labelled_label_sections(
 
 
 def test_needed_sections_of_a_sparse_downloaded_task_are_its_labelled_ones(tiny_raw, repo):
-    tiny_raw["sources"]["remote"] = yaml.safe_load((repo / "config" / "mini.yaml").read_text())["sources"]["fly_vnc"]  # per-section files
-    tiny_raw["tasks"]["Remote-M"] = {"source": "remote", "label": "mito", "train": {"z": [0, 12]}, "test": {"z": [12, 16]}, "labelled_sections": [2, 9, 14, 30]}
+    tiny_raw["datasets"]["remote"] = yaml.safe_load((repo / "config" / "mini.yaml").read_text())["datasets"]["fly_vnc"]  # per-section files
+    tiny_raw["tasks"]["Remote-M"] = {"dataset": "remote", "label": "mito", "train": {"z": [0, 12]}, "test": {"z": [12, 16]}, "labelled_sections": [2, 9, 14, 30]}
     tiny_raw["recommend"] = {"tasks": ["Remote-M"], "repeats": 1}
     needed = needed_sections(validate_config(tiny_raw), "remote")
     assert needed["main"]["image"] == list(range(16)) and needed["main"]["mito"] == [2, 9, 14]

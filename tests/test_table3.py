@@ -14,10 +14,10 @@ from vemtransfer.baselines import BaselineUnavailable, require
 from vemtransfer.baselines.rows import OURS, Row, ours_rows, parse_method, rows
 from vemtransfer.baselines.weights import fetch_weights
 from vemtransfer.config import ConfigError, load_config, validate_config
+from vemtransfer.datasets.store import ArraySections
 from vemtransfer.download import DownloadError
 from vemtransfer.prepare import prepare_raw_split
 from vemtransfer.report.table3 import table3, to_markdown
-from vemtransfer.sources.store import ArraySections
 
 
 def test_paper_config_asks_for_every_row_of_the_papers_table3(repo):
@@ -68,8 +68,8 @@ def test_raw_split_is_cropped_not_resized_and_region_scaled_back(tmp_path):
     image = rng.integers(0, 256, (6, 40, 60), dtype=np.uint8)
     label = (rng.random((6, 40, 60)) > 0.7).astype(np.uint16) * 3
     task = validate_config({
-        "sources": {"s": {"kind": "local", "image": "i.tif", "labels": {"mito": "l.tif"}, "voxel_nm": [30, 8, 8]}},
-        "tasks": {"A-M": {"source": "s", "label": "mito", "train": {"z": [0, 4]}, "test": {"z": [4, 6], "x": [5, 10]},
+        "datasets": {"s": {"kind": "local", "image": "i.tif", "labels": {"mito": "l.tif"}, "voxel_nm": [30, 8, 8]}},
+        "tasks": {"A-M": {"dataset": "s", "label": "mito", "train": {"z": [0, 4]}, "test": {"z": [4, 6], "x": [5, 10]},
                           "preprocess": {"crop_yx": [40, 40], "resize_yx": [20, 20]}}},
         "experiment": {"sources": ["A-M"], "targets": ["A-M"], "finetune_patches": 1, "scenarios": []},
         "patches": {"size": [2, 8, 8], "stride": [2, 8, 8]},

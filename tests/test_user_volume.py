@@ -1,4 +1,4 @@
-"""A lab's own volume: local TIFF/Zarr source, clear errors on bad input, ranked recommendation end to end."""
+"""A lab's own volume: local TIFF/Zarr dataset, clear errors on bad input, ranked recommendation end to end."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from workflow_helpers import job_outputs
 
 from vemtransfer.cli import main
 from vemtransfer.config import ConfigError, validate_config
-from vemtransfer.sources.local import open_local
+from vemtransfer.datasets.local import open_local
 from vemtransfer.synthetic import generate_tissue
 from vemtransfer.volume_io import open_volume
 
@@ -37,11 +37,11 @@ def _config(tmp_path: Path, image: Path, label: Path) -> dict:
     return {
         "demo": True, "results_dir": str(tmp_path / "results"), "resources_dir": str(tmp_path / "resources"),
         "logs_dir": str(tmp_path / "logs"),
-        "sources": {"kidney": {**gen, "tissue": "kidney", "seed": 1}, "brain": {**gen, "tissue": "brain", "seed": 2},
+        "datasets": {"kidney": {**gen, "tissue": "kidney", "seed": 1}, "brain": {**gen, "tissue": "brain", "seed": 2},
                     "my_lab": {"kind": "local", "image": str(image), "labels": {"mito": str(label)}, "voxel_nm": [32, 4, 4]}},
-        "tasks": {"SynthKidney-M": {"source": "kidney", "label": "mito", **region},
-                  "SynthBrain-N": {"source": "brain", "label": "neurite", **region},
-                  "MyLab-M": {"source": "my_lab", "label": "mito", "preprocess": {"voxel_yx_nm": 8}, **region}},
+        "tasks": {"SynthKidney-M": {"dataset": "kidney", "label": "mito", **region},
+                  "SynthBrain-N": {"dataset": "brain", "label": "neurite", **region},
+                  "MyLab-M": {"dataset": "my_lab", "label": "mito", "preprocess": {"voxel_yx_nm": 8}, **region}},
         "patches": {"size": [4, 48, 48], "stride": [2, 24, 24]},
         "model": {"widths": [4, 8, 8, 16, 16], "bn_momentum": 0.1},
         "train": {"batch_size": 4, "pretrain": {"epochs": 100, "max_steps": 100}, "finetune": {"epochs": 100, "max_steps": 20},
@@ -87,7 +87,7 @@ def test_a_sparsely_labelled_volume_without_test_region_is_ranked_predicted_and_
     image, label = _user_volume(tmp_path, (16, 256, 256))
     raw = _config(tmp_path, image, label)
     labelled = [0, 3, 6, 9, 12, 15]  # a lab that annotated every third section, and kept none back for testing
-    raw["tasks"]["MyLab-M"] = {"source": "my_lab", "label": "mito", "train": {"z": [0, 16]}, "labelled_sections": labelled,
+    raw["tasks"]["MyLab-M"] = {"dataset": "my_lab", "label": "mito", "train": {"z": [0, 16]}, "labelled_sections": labelled,
                                "validation": {"axis": "y", "fraction": 0.3}, "preprocess": {"voxel_yx_nm": 8}}
     raw["experiment"]["targets"] = []  # no test region: recommend only (no Table 2)
     raw["recommend"]["predict"] = True
@@ -148,12 +148,12 @@ def test_bad_user_volumes_fail_clearly(tmp_path, tiny_raw):
     tifffile.imwrite(tmp_path / "255.tif", (tifffile.imread(label) * 255).astype(np.uint8), photometric="minisblack")
     with pytest.raises(ValueError, match=r"outside \{0, 1\}"):
         open_local({"image": str(image), "labels": {"mito": str(tmp_path / "255.tif")}}).label("mito", "main", 0)
-    tiny_raw["sources"]["lab"] = {"kind": "local", "image": str(image), "labels": {"mito": str(label)}, "voxel_nm": [30, 0, 4]}
-    with pytest.raises(ConfigError, match=r"sources.lab.voxel_nm\[1\]"):
+    tiny_raw["datasets"]["lab"] = {"kind": "local", "image": str(image), "labels": {"mito": str(label)}, "voxel_nm": [30, 0, 4]}
+    with pytest.raises(ConfigError, match=r"datasets.lab.voxel_nm\[1\]"):
         validate_config(tiny_raw)
     tifffile.imwrite(tmp_path / "empty.tif", np.zeros((4, 64, 64), np.uint8), photometric="minisblack")
-    tiny_raw["sources"]["lab"] = {"kind": "local", "image": str(image), "labels": {"mito": str(tmp_path / "empty.tif")}, "voxel_nm": [30, 4, 4]}
-    tiny_raw["tasks"]["Lab-M"] = {"source": "lab", "label": "mito", "train": {"z": [0, 4]}, "test": {"z": [0, 4]}}
+    tiny_raw["datasets"]["lab"] = {"kind": "local", "image": str(image), "labels": {"mito": str(tmp_path / "empty.tif")}, "voxel_nm": [30, 4, 4]}
+    tiny_raw["tasks"]["Lab-M"] = {"dataset": "lab", "label": "mito", "train": {"z": [0, 4]}, "test": {"z": [0, 4]}}
     with pytest.raises(ValueError, match="labels are empty"):
         jobs.prepare(tiny_raw, "Lab-M")
     assert not (Path(tiny_raw["resources_dir"]) / "prepared" / "Lab-M" / "patches.json").exists()

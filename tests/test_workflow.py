@@ -32,7 +32,7 @@ def test_paper_config_dry_run_has_the_papers_job_counts(repo, tmp_path):
     assert jobs["pretrain_model"] == 15
     assert jobs["finetune_model"] == 111 + 75
     assert jobs["evaluate_model"] == 201
-    assert jobs["prepare_task"] == 9 and jobs["download_source"] == 5  # UroCell's 3 folds; rat liver twice: tasks, Fig. 5 volume
+    assert jobs["prepare_task"] == 9 and jobs["download_dataset"] == 5  # UroCell's 3 folds; rat liver twice: tasks, Fig. 5 volume
     assert jobs["make_table2"] == 1 and jobs["plot_fig2"] == 1
     assert jobs["predict_test"] == 6 and jobs["predict_volume"] == 2 and jobs["mesh_volume"] == 2
     assert all(jobs[f"plot_fig{i}"] == 1 for i in (3, 4, 5))
@@ -45,13 +45,13 @@ def _layout_outputs(cfg: Config) -> dict[str, set[str]]:
     L, exp, figs = Layout.of(cfg.raw), cfg.experiment, cfg.raw["figures"]
     runs = grid.all_runs(exp)
     data = [d for t in cfg.tasks.values() for d in t.data_ids()]
-    datasets = {t.source for t in cfg.tasks.values()} | {figs["fig5"]["source"]}
+    datasets = {t.dataset for t in cfg.tasks.values()} | {figs["fig5"]["dataset"]}
     rows = baseline_rows.rows(cfg.raw)
     weights = {m: baseline_rows.weights_name(cfg.raw, m) for m in ("sam2", "mitonet")}
     ft = cfg.raw["baselines"]["mitonet"]["finetune"]
     figure_runs = grid.figure_runs(figs, exp)
     return {
-        "download_source": {L.manifest(d) for d in datasets},
+        "download_dataset": {L.manifest(d) for d in datasets},
         "prepare_task": {p for d in data for p in L.prepared(d, *SPLITS) + [L.patch_index(d)]},
         "make_table1": {L.table("table1.csv"), L.table("table1.md")},
         "pretrain_model": {p for r in runs if r.is_pretrain for p in (L.model(r.model_id), L.history(r.model_id))},

@@ -32,9 +32,9 @@ def _validate(args: argparse.Namespace) -> None:
 
 def _manifest(cfg: Config, dataset: str) -> Path | None:
     """A downloaded dataset's manifest (None for generated and local ones, which are not downloaded)."""
-    from vemtransfer.sources import DOWNLOAD_KINDS
+    from vemtransfer.datasets import DOWNLOAD_KINDS
 
-    return Path(Layout.of(cfg.raw).manifest(dataset)) if cfg.raw["sources"][dataset]["kind"] in DOWNLOAD_KINDS else None
+    return Path(Layout.of(cfg.raw).manifest(dataset)) if cfg.raw["datasets"][dataset]["kind"] in DOWNLOAD_KINDS else None
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -45,7 +45,7 @@ def _prepare(args: argparse.Namespace) -> None:
         raise SystemExit(f"unknown task {args.task!r}; tasks are {', '.join(cfg.tasks)}")
     for data_id in cfg.tasks[args.task].data_ids():  # one per fold
         index = Layout.of(cfg.raw).patch_index(data_id)
-        summary = prepare_task_job(cfg, data_id, _manifest(cfg, cfg.tasks[args.task].source), index)
+        summary = prepare_task_job(cfg, data_id, _manifest(cfg, cfg.tasks[args.task].dataset), index)
         print(f"{data_id}: {len(summary['origins'])} training patches, splits {summary['splits']}")
 
 
@@ -118,7 +118,7 @@ def _export(args: argparse.Namespace) -> None:
     patches = Path(layout.patch_index(cfg.tasks[run.target].data_id(run.rep)))
     meta = export_model(
         model, args.out, preprocess=cfg.tasks[run.target].preprocess,
-        voxel_nm=list(task_spacing(cfg, patches)) if patches.exists() and cfg.raw["sources"][cfg.tasks[run.target].source].get("voxel_nm") else None,
+        voxel_nm=list(task_spacing(cfg, patches)) if patches.exists() and cfg.raw["datasets"][cfg.tasks[run.target].dataset].get("voxel_nm") else None,
         threshold=cfg.evaluation.threshold, overlap=cfg.evaluation.overlap, metrics=metrics, val_iou_fg=val_iou,
     )
     print(f"{args.out}: model.ts + model.json ({run.model_id}, patch {meta['patch_size']})")

@@ -27,7 +27,7 @@ SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 TASK_ID_PATTERN = r"[A-Za-z0-9]+-[A-Za-z]+"
 """A task id (``SNEMI3D-N``): keys of ``tasks`` (the schema's ``$defs.task_id``, anchored) and task wildcards."""
 DATASET_ID_PATTERN = r"[A-Za-z0-9_]+"
-"""A source name (``ratliver_volume``): keys of ``sources`` (the schema's ``$defs.dataset_id``, anchored) and the download wildcard."""
+"""A dataset name (``ratliver_volume``): keys of ``datasets`` (the schema's ``$defs.dataset_id``, anchored) and the download wildcard."""
 NO_PRETRAIN = "NoPretrain"
 """Table 2's first row and the Fig. 2 baseline: training from random weights."""
 
@@ -40,7 +40,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Region:
-    """A box of a source volume; ``None`` on an axis means the whole axis."""
+    """A box of a dataset's volume; ``None`` on an axis means the whole axis."""
 
     z: Range | None = None
     y: Range | None = None
@@ -54,10 +54,10 @@ class Region:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One segmentation task: which source, which object, which regions form each split."""
+    """One segmentation task: which dataset, which object, which regions form each split."""
 
     id: str
-    source: str
+    dataset: str
     label: str
     train: Region
     test: Region | None
@@ -69,7 +69,7 @@ class TaskSpec:
     folds: tuple[tuple[Region, Region], ...] = ()
     """(train, test) of each cross-validation fold (UroCell); ``train``/``test`` are fold 1's."""
     labelled: frozenset[int] | None = None
-    """Source sections that carry labels (sparse annotation); ``None``: every section."""
+    """Dataset sections (z) that carry labels (sparse annotation); ``None``: every section."""
 
     def fold(self, rep: int) -> int | None:
         """The fold (1-based) that repeat ``rep`` uses, or None for a task without folds.
@@ -85,17 +85,17 @@ class TaskSpec:
         return self.id if k is None else f"{self.id}/fold{k}"
 
     def data_ids(self) -> list[str]:
-        """Every prepared dataset of this task (one per fold)."""
+        """Every data id of this task (one per fold)."""
         return [f"{self.id}/fold{k}" for k in range(1, len(self.folds) + 1)] if self.folds else [self.id]
 
     def fold_of_data(self, data_id: str) -> int | None:
-        """The fold a dataset id names (None for a task without folds)."""
+        """The fold a data id names (None for a task without folds)."""
         return int(data_id.rsplit("fold", 1)[1]) if self.folds and data_id in self.data_ids() else None
 
     def for_data(self, data_id: str) -> TaskSpec:
         """This task with ``train``/``test`` of the fold that ``data_id`` names."""
         if data_id not in self.data_ids():
-            raise ValueError(f"{data_id!r} is not a dataset of task {self.id} ({', '.join(self.data_ids())})")
+            raise ValueError(f"{data_id!r} is not a data id of task {self.id} ({', '.join(self.data_ids())})")
         if not self.folds:
             return self
         train, test = self.folds[self.fold_of_data(data_id) - 1]
@@ -264,7 +264,7 @@ def job_config(cfg: Config, *keys: str, tasks: Iterable[str] = (), datasets: Ite
     """The part of ``cfg`` that one workflow job reads, as a plain sorted dict (a rule's params).
 
     ``keys`` are top-level keys or dotted paths into them (``"train.sampling"``); ``tasks``
-    and ``datasets`` pick entries of ``tasks`` and ``sources``. Snakemake reruns a job when
+    and ``datasets`` pick entries of ``tasks`` and ``datasets``. Snakemake reruns a job when
     this changes, and the job builds its :class:`Config` from it alone (:func:`job_view`), so
     a value it reads but did not declare fails loudly instead of going stale.
     """
@@ -279,7 +279,7 @@ def job_config(cfg: Config, *keys: str, tasks: Iterable[str] = (), datasets: Ite
     if tasks:
         out["tasks"] = {t: cfg.raw["tasks"][t] for t in tasks}
     if datasets:
-        out["sources"] = {d: cfg.raw["sources"][d] for d in datasets}
+        out["datasets"] = {d: cfg.raw["datasets"][d] for d in datasets}
     return json.loads(json.dumps(out, sort_keys=True))
 
 
@@ -362,7 +362,7 @@ def _schema_errors(raw: dict) -> list[str]:
 
 def _error_lines(e: jsonschema.ValidationError) -> list[str]:
     """A schema error in words, one line per problem: each unexpected key with the keys allowed
-    there (a source's by its kind), a bad id with the rule it breaks, a bad choice with the choices."""
+    there (a dataset's by its kind), a bad id with the rule it breaks, a bad choice with the choices."""
     where = _where(e.path)
     if e.validator == "additionalProperties" and e.validator_value is False and "properties" in e.schema:
         allowed = e.schema["properties"]
@@ -379,8 +379,8 @@ def _error_lines(e: jsonschema.ValidationError) -> list[str]:
 
 
 def _reference_errors(raw: dict) -> list[str]:
-    """Cross-references the schema cannot express: task ids, source names, labels, regions inside the sizes the config states."""
-    tasks, sources, exp = raw["tasks"], raw["sources"], raw["experiment"]
+    """Cross-references the schema cannot express: task ids, dataset names, labels, regions inside the sizes the config states."""
+    tasks, datasets, exp = raw["tasks"], raw["datasets"], raw["experiment"]
     errors = []
     known = ", ".join(sorted(tasks))
     for key in ("sources", "targets"):
@@ -404,8 +404,8 @@ def _reference_errors(raw: dict) -> list[str]:
         for key in ("source", "target"):
             if pair[key] not in tasks and not (key == "source" and pair[key] == NO_PRETRAIN):
                 errors.append(f"{where}.{key}: unknown task id {pair[key]!r}; tasks are {known}")
-    if "fig5" in figs and figs["fig5"]["source"] not in sources:
-        errors.append(f"figures.fig5.source: unknown source {figs['fig5']['source']!r}")
+    if "fig5" in figs and figs["fig5"]["dataset"] not in datasets:
+        errors.append(f"figures.fig5.dataset: unknown dataset {figs['fig5']['dataset']!r}")
     for tid, models in raw["pretrained"].items():
         if tid not in exp["sources"]:
             errors.append(f"pretrained.{tid}: not one of experiment.sources ({', '.join(exp['sources'])})")
@@ -427,19 +427,19 @@ def _reference_errors(raw: dict) -> list[str]:
     for tid, task in tasks.items():
         if "folds" in task and ("train" in task or "test" in task):
             errors.append(f"tasks.{tid}: give either train/test or folds, not both")
-        if task["source"] not in sources:
-            errors.append(f"tasks.{tid}.source: unknown source {task['source']!r}")
+        if task["dataset"] not in datasets:
+            errors.append(f"tasks.{tid}.dataset: unknown dataset {task['dataset']!r}")
             continue
-        src = sources[task["source"]]
-        if src["kind"] == "generated":
+        spec = datasets[task["dataset"]]
+        if spec["kind"] == "generated":
             from vemtransfer.synthetic import OBJECTS
 
-            if task["label"] not in OBJECTS[src["tissue"]]:
+            if task["label"] not in OBJECTS[spec["tissue"]]:
                 errors.append(
                     f"tasks.{tid}.label: {task['label']!r} is not an object of tissue "
-                    f"{src['tissue']!r} ({', '.join(OBJECTS[src['tissue']])})"
+                    f"{spec['tissue']!r} ({', '.join(OBJECTS[spec['tissue']])})"
                 )
-    from vemtransfer.config_checks import declared_region_errors  # imported here: it imports the sources package, which imports this module
+    from vemtransfer.config_checks import declared_region_errors  # imported here: it imports the datasets package, which imports this module
 
     return errors + declared_region_errors(raw)
 
@@ -501,17 +501,46 @@ def _task(tid: str, t: Mapping[str, Any]) -> TaskSpec:
     train, test = folds[0] if folds else (_region(t["train"]), _region(t["test"]) if "test" in t else None)
     labelled = frozenset(t["labelled_sections"]) if "labelled_sections" in t else None
     return TaskSpec(
-        id=tid, source=t["source"], label=t["label"], train=train, test=test, val_axis=t["validation"]["axis"],
+        id=tid, dataset=t["dataset"], label=t["label"], train=train, test=test, val_axis=t["validation"]["axis"],
         val_fraction=t["validation"]["fraction"], preprocess=t["preprocess"],
         patch_stride=tuple(t["patch_stride"]) if "patch_stride" in t else None, folds=folds, labelled=labelled,
     )
 
 
+RENAMED = "`sources` is now `datasets` (raw data); `source` means a pretraining task only"
+"""Why a config written before the rename fails: the raw inputs and the pretraining tasks were both "source"."""
+
+
+def _renamed_keys(raw: Mapping[str, Any]) -> list[str]:
+    """The keys of an old config that name raw data by "source", one line each.
+
+    Checked before the schema so that an old config gets this one explanation instead of an
+    unexpected-key error for every task. ``experiment.sources`` and the (source, target) pairs
+    of scenarios and figures are pretraining tasks and keep their name.
+    """
+    lines = ["sources: rename to datasets"] if "sources" in raw else []
+    tasks = raw.get("tasks")
+    old = [tid for tid, t in tasks.items() if isinstance(t, Mapping) and "source" in t] if isinstance(tasks, Mapping) else []
+    if old:
+        more = len(old) - 1
+        lines.append(f"tasks.{old[0]}.source" + (f" (and {more} more task{'s' * (more > 1)})" if more else "")
+                     + ": rename to dataset (the key of datasets the task is cut from)")
+    figs = raw.get("figures")
+    fig5 = figs.get("fig5") if isinstance(figs, Mapping) else None
+    if isinstance(fig5, Mapping) and "source" in fig5:
+        lines.append("figures.fig5.source: rename to dataset (the key of datasets whose volume is predicted)")
+    return lines
+
+
 def validate_config(raw: Mapping[str, Any]) -> Config:
     """Check ``raw`` against the schema and cross-references; return it as a :class:`Config`.
 
-    Raises :class:`ConfigError` listing every problem, each prefixed by its key path.
+    Raises :class:`ConfigError` listing every problem, each prefixed by its key path; a config
+    that still uses the old names (:func:`_renamed_keys`) gets only those.
     """
+    renamed = _renamed_keys(raw)
+    if renamed:
+        raise ConfigError(f"config uses the old names: {RENAMED}\n  " + "\n  ".join(renamed))
     raw = apply_recipe(copy.deepcopy(dict(raw)))
     errors = _schema_errors(raw)
     if not errors:

@@ -1,10 +1,10 @@
-"""Regions inside their volumes: what the sizes of a config's sources tell before any job runs.
+"""Regions inside their volumes: what the sizes of a config's datasets tell before any job runs.
 
 The schema knows a region only as ranges; whether they lie inside the volume depends on the
-source. Unchecked, a z range past the last section is a numpy ``IndexError`` in a prepare job
-(after the download, for a remote source) and a y/x range past the section edge is worse:
-silently cut short. Sizes the config itself gives (a ``generated`` source's ``shape``, a
-``section_files`` source's ``sections``, a task's ``resize_yx`` or ``crop_yx``) are checked by
+dataset. Unchecked, a z range past the last section is a numpy ``IndexError`` in a prepare job
+(after the download, for a remote dataset) and a y/x range past the section edge is worse:
+silently cut short. Sizes the config itself gives (a ``generated`` dataset's ``shape``, a
+``section_files`` dataset's ``sections``, a task's ``resize_yx`` or ``crop_yx``) are checked by
 :func:`declared_region_errors`, part of ``validate_config``; :func:`region_errors`, which
 ``vemtransfer validate`` runs, also reads the headers of ``local`` volumes and the first section of
 their labels (never more of the data): labels not 0/1 and not given a ``threshold`` or ``values`` are
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vemtransfer.sources.local import label_mapping, label_path
-from vemtransfer.sources.store import MAIN
+from vemtransfer.datasets.local import label_mapping, label_path
+from vemtransfer.datasets.store import MAIN
 from vemtransfer.volume_io import TIFF_SUFFIXES, open_volume
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Extent:
-    """What is known of a source's size without downloading it (``None``: unknown)."""
+    """What is known of a dataset's size without downloading it (``None``: unknown)."""
 
     sections: range | None = None
     """Section indices z of each volume."""
@@ -41,10 +41,10 @@ class Extent:
 def declared_region_errors(raw: Mapping[str, Any]) -> list[str]:
     """Regions against the sizes the config states itself (no file is read); one line per problem.
 
-    ``raw`` has passed the schema (defaults filled); tasks naming an unknown source are skipped
+    ``raw`` has passed the schema (defaults filled); tasks naming an unknown dataset are skipped
     (``validate_config`` reports those).
     """
-    return _errors(raw, {name: _declared_extent(spec) for name, spec in raw["sources"].items()})
+    return _errors(raw, {name: _declared_extent(spec) for name, spec in raw["datasets"].items()})
 
 
 def region_errors(cfg: Config) -> list[str]:
@@ -52,7 +52,7 @@ def region_errors(cfg: Config) -> list[str]:
     readable, a uint8 (z, y, x) image, labels of its shape and, in their first section, of values 0/1
     or with a mapping to them, and every region inside it."""
     extents, errors = {}, []
-    for name, spec in cfg.raw["sources"].items():
+    for name, spec in cfg.raw["datasets"].items():
         if spec["kind"] == "local":
             extents[name], problems = _local_extent(name, spec)
             errors += problems
@@ -118,13 +118,13 @@ def _declared_extent(spec: Mapping[str, Any]) -> Extent:
 
 
 def _local_extent(name: str, spec: Mapping[str, Any]) -> tuple[Extent, list[str]]:
-    """The extent of a local source from its headers, and what is wrong with them (the checks of ``open_local``)."""
+    """The extent of a local dataset from its headers, and what is wrong with them (the checks of ``open_local``)."""
     headers, errors = {}, []
     for key, path in [("image", spec["image"]), *((f"labels.{k}", label_path(v)) for k, v in spec["labels"].items())]:
         try:
             headers[key] = volume_header(path)
         except Exception as exc:  # tifffile, numpy and zarr raise several types on a missing or damaged file
-            errors.append(f"sources.{name}.{key}: cannot read {path}: {exc}")
+            errors.append(f"datasets.{name}.{key}: cannot read {path}: {exc}")
     for label, entry in spec["labels"].items():
         if f"labels.{label}" in headers and not label_mapping(entry):  # a threshold or values make any values 0/1
             try:
@@ -132,35 +132,35 @@ def _local_extent(name: str, spec: Mapping[str, Any]) -> tuple[Extent, list[str]
             except Exception as exc:  # as above: the header read, the data did not
                 problem = f"cannot read the first section of {label_path(entry)}: {exc}"
             if problem:
-                errors.append(f"sources.{name}.labels.{label}: {problem}")
+                errors.append(f"datasets.{name}.labels.{label}: {problem}")
     if "image" not in headers:
         return Extent(), errors
     shape, dtype = headers["image"]
     if dtype != "uint8" or len(shape) != 3:
-        errors.append(f"sources.{name}.image: expected a uint8 (z, y, x) volume, got {dtype} {shape}")
+        errors.append(f"datasets.{name}.image: expected a uint8 (z, y, x) volume, got {dtype} {shape}")
         return Extent(), errors
     for key, (label_shape, _) in headers.items():
         if key != "image" and label_shape != shape:
-            errors.append(f"sources.{name}.{key}: shape {label_shape} differs from the image's {shape}")
+            errors.append(f"datasets.{name}.{key}: shape {label_shape} differs from the image's {shape}")
     return Extent(range(shape[0]), (shape[1], shape[2])), errors
 
 
 def _errors(raw: Mapping[str, Any], extents: Mapping[str, Extent]) -> list[str]:
-    """Empty section lists, then every region of the config (tasks' and Fig. 5's) against the extent of its source."""
-    sources, errors = raw["sources"], []
-    for name, spec in sources.items():
+    """Empty section lists, then every region of the config (tasks' and Fig. 5's) against the extent of its dataset."""
+    datasets, errors = raw["datasets"], []
+    for name, spec in datasets.items():
         if spec["kind"] == "section_files" and not range(*spec["sections"]):
-            errors.append(f"sources.{name}.sections: {spec['sections']} holds no section (stop must exceed start)")
+            errors.append(f"datasets.{name}.sections: {spec['sections']} holds no section (stop must exceed start)")
     for tid, task in raw["tasks"].items():
-        if task["source"] in sources:
-            errors += _task_errors(f"tasks.{tid}", task, task["source"], sources[task["source"]], extents[task["source"]])
+        if task["dataset"] in datasets:
+            errors += _task_errors(f"tasks.{tid}", task, task["dataset"], datasets[task["dataset"]], extents[task["dataset"]])
     fig5 = raw.get("figures", {}).get("fig5")
-    if fig5 and "z" in fig5 and fig5["source"] in sources:
-        errors += _axis_errors("figures.fig5.z", fig5["z"], extents[fig5["source"]].sections, fig5["source"])
+    if fig5 and "z" in fig5 and fig5["dataset"] in datasets:
+        errors += _axis_errors("figures.fig5.z", fig5["z"], extents[fig5["dataset"]].sections, fig5["dataset"])
     return errors
 
 
-def _task_errors(where: str, task: Mapping[str, Any], source: str, spec: Mapping[str, Any], extent: Extent) -> list[str]:
+def _task_errors(where: str, task: Mapping[str, Any], dataset: str, spec: Mapping[str, Any], extent: Extent) -> list[str]:
     """Every train/test region of ``task`` (each fold's) and its crop against ``extent``.
 
     ``labelled_sections`` are not checked: one outside every region is never prepared (preparing
@@ -168,17 +168,17 @@ def _task_errors(where: str, task: Mapping[str, Any], source: str, spec: Mapping
     """
     regions = [(f"{where}.{k}", task[k]) for k in ("train", "test") if k in task]
     regions += [(f"{where}.folds[{i}].{k}", fold[k]) for i, fold in enumerate(task.get("folds", [])) for k in ("train", "test")]
-    plane, errors = _prepared_plane(where, task.get("preprocess", {}), source, spec, extent)
+    plane, errors = _prepared_plane(where, task.get("preprocess", {}), dataset, spec, extent)
     volumes = spec.get("volumes", [MAIN])
     for at, region in regions:
         if "z" in region:
-            errors += _axis_errors(f"{at}.z", region["z"], extent.sections, source)
+            errors += _axis_errors(f"{at}.z", region["z"], extent.sections, dataset)
         for axis in "yx":
             if axis in region:
-                errors += _axis_errors(f"{at}.{axis}", region[axis], plane, source)
+                errors += _axis_errors(f"{at}.{axis}", region[axis], plane, dataset)
         for i, volume in enumerate(region.get("volumes", [])):
             if volume not in volumes:
-                errors.append(f"{at}.volumes[{i}]: {volume!r} is not a volume of source {source} ({', '.join(volumes)})")
+                errors.append(f"{at}.volumes[{i}]: {volume!r} is not a volume of dataset {dataset} ({', '.join(volumes)})")
     return errors
 
 
@@ -190,28 +190,28 @@ class _Plane:
     basis: str
 
 
-def _prepared_plane(where: str, pp: Mapping[str, Any], source: str, spec: Mapping[str, Any],
+def _prepared_plane(where: str, pp: Mapping[str, Any], dataset: str, spec: Mapping[str, Any],
                     extent: Extent) -> tuple[_Plane | None, list[str]]:
     """The task's prepared plane where it can be known, or what keeps it from being prepared at all."""
     raw_yx = extent.section_yx
     if "crop_yx" in pp and raw_yx and any(c > s for c, s in zip(pp["crop_yx"], raw_yx)):
-        return None, [f"{where}.preprocess.crop_yx: {pp['crop_yx']} is larger than the {raw_yx[0]} x {raw_yx[1]} sections of source {source}"]
+        return None, [f"{where}.preprocess.crop_yx: {pp['crop_yx']} is larger than the {raw_yx[0]} x {raw_yx[1]} sections of dataset {dataset}"]
     if "voxel_yx_nm" in pp:
         if not spec.get("voxel_nm"):
-            return None, [f"{where}.preprocess.voxel_yx_nm: needs sources.{source}.voxel_nm (the pixel size to rescale from)"]
+            return None, [f"{where}.preprocess.voxel_yx_nm: needs datasets.{dataset}.voxel_nm (the pixel size to rescale from)"]
         if raw_yx is None:
             return None, []
         from vemtransfer.prepare import resolve_preprocess  # the rescaling rule itself (imported only when needed: it is heavy)
 
         size = resolve_preprocess(pp, spec["voxel_nm"], raw_yx)["resize_yx"]
-        return _Plane(tuple(size), f"sections of source {source} rescaled to {pp['voxel_yx_nm']} nm pixels"), []
+        return _Plane(tuple(size), f"sections of dataset {dataset} rescaled to {pp['voxel_yx_nm']} nm pixels"), []
     for key in ("resize_yx", "crop_yx"):
         if key in pp:
             return _Plane(tuple(pp[key]), f"preprocess.{key}"), []
-    return (_Plane(raw_yx, f"sections of source {source}") if raw_yx else None), []
+    return (_Plane(raw_yx, f"sections of dataset {dataset}") if raw_yx else None), []
 
 
-def _axis_errors(where: str, r: Sequence[int], extent: range | _Plane | None, source: str) -> list[str]:
+def _axis_errors(where: str, r: Sequence[int], extent: range | _Plane | None, dataset: str) -> list[str]:
     """A [start, stop(, step)] range: not empty, and inside ``extent`` (the sections, or the prepared plane)."""
     indices = range(*r)
     if not indices:
@@ -222,5 +222,5 @@ def _axis_errors(where: str, r: Sequence[int], extent: range | _Plane | None, so
             return [f"{where}: {list(r)} reaches past the {extent.yx[axis]} {('rows', 'columns')[axis]} of the task's "
                     f"prepared sections ({extent.yx[0]} x {extent.yx[1]}: {extent.basis})"]
     elif extent is not None and not (indices[0] in extent and indices[-1] in extent):
-        return [f"{where}: {list(r)} lies outside the {len(extent)} sections of source {source} (z from {extent.start} to {extent.stop - 1})"]
+        return [f"{where}: {list(r)} lies outside the {len(extent)} sections of dataset {dataset} (z from {extent.start} to {extent.stop - 1})"]
     return []

@@ -283,7 +283,7 @@ def validation_crops(blocks: list[int], yx_shape: tuple[int, int], size: tuple[i
     """``n`` seeded crop origins of ``size`` in a validation split of stacked volumes (``blocks``: sections per volume).
 
     A crop lies inside one volume; volumes are drawn in proportion to their sections. The
-    seed depends on the dataset only, so every model of a task is scored on the same crops.
+    seed depends on the prepared data only, so every model of a task is scored on the same crops.
     """
     fits = [(z0, b) for z0, b in zip(np.cumsum([0, *blocks[:-1]]), blocks) if b >= size[0]]
     if not fits or yx_shape[0] < size[1] or yx_shape[1] < size[2]:

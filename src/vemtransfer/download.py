@@ -1,6 +1,6 @@
 """The network layer of the data rules: verified, resumable, retried HTTP downloads.
 
-The real sources (Zenodo, GitHub, EBI's EMPIAR) are large files on busy hosts that now and
+The real datasets (Zenodo, GitHub, EBI's EMPIAR) are large files on busy hosts that now and
 then drop a connection, answer 503/429, or serve an HTML error or login page with status
 200. A data rule must either produce exactly the published bytes or fail loudly, and a
 rerun after a crash must not start a multi-GiB transfer from zero. Hence:

@@ -5,7 +5,7 @@ The rules (``workflow/rules/common.smk``) build their inputs and outputs from a
 paths Snakemake gives them; nothing else composes a path. Arguments may be Snakemake
 wildcards (``"{task}"``): every method is plain string formatting.
 
-Names: a *dataset* is a key of the config's ``sources`` (raw data); a *data id* is what a
+Names: a *dataset* is a key of the config's ``datasets`` (raw data); a *data id* is what a
 task is prepared as (the task id, or ``<task>/fold<k>``); a *model id* is
 :attr:`vemtransfer.grid.Run.model_id` (``pretrain/<task>/rep<r>`` or
 ``finetune/<source>__<target>/<budget>/rep<r>``).
@@ -23,7 +23,7 @@ PATCH_INDEX = "patches.json"
 
 
 def split_files(folder: str | Path, split: str) -> tuple[Path, Path]:
-    """The image and label ``.npy`` of ``split`` in a prepared dataset's folder."""
+    """The image and label ``.npy`` of ``split`` in a prepared data folder."""
     folder = Path(folder)
     return folder / f"{split}.image.npy", folder / f"{split}.label.npy"
 
@@ -46,18 +46,18 @@ class Layout:
         return f"{self.resources}/raw/{dataset}"
 
     def manifest(self, dataset: str) -> str:
-        """Written last by ``download_source``: its presence means the download is complete."""
+        """Written last by ``download_dataset``: its presence means the download is complete."""
         return f"{self.raw_dir(dataset)}/manifest.json"
 
     def prepared_dir(self, data: str) -> str:
         return f"{self.resources}/prepared/{data}"
 
     def prepared(self, data: str, *splits: str) -> list[str]:
-        """The image and label ``.npy`` of each split of prepared dataset ``data``."""
+        """The image and label ``.npy`` of each split of prepared data ``data`` (a data id)."""
         return [str(f) for s in splits for f in split_files(self.prepared_dir(data), s)]
 
     def patch_index(self, data: str) -> str:
-        """Written last by ``prepare_task`` (it marks the dataset done)."""
+        """Written last by ``prepare_task`` (it marks the prepared data done)."""
         return f"{self.prepared_dir(data)}/{PATCH_INDEX}"
 
     def raw_split(self, task: str, *splits: str) -> list[str]:

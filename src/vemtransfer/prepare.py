@@ -1,4 +1,4 @@
-"""Cut a task's train / validation / test volumes and patch index from its source, section by section.
+"""Cut a task's train / validation / test volumes and patch index from its dataset, section by section.
 
 Driven by the task spec alone (regions, label, preprocessing, validation carving), so every
 task of every dataset goes through the same code. Following the authors' scripts, each
@@ -12,7 +12,7 @@ the training region along one axis. Only one section is in memory at a time.
 
 Sparsely annotated volumes (``labelled_sections``): the image keeps every section of the
 region, so patches see their real 3-D context, while label sections nobody annotated are
-written as :data:`~vemtransfer.data.IGNORE` and never read from the source; training
+written as :data:`~vemtransfer.data.IGNORE` and never read from the dataset; training
 patches must hold a labelled section. A task without a test region gets an empty test split.
 """
 
@@ -33,8 +33,8 @@ from scipy import ndimage
 
 from vemtransfer.config import Region, TaskSpec
 from vemtransfer.data import IGNORE, cell_origins, split_paths, subset_order, tile_origins
+from vemtransfer.datasets.store import Sections
 from vemtransfer.layout import PATCH_INDEX
-from vemtransfer.sources.store import Sections
 from vemtransfer.storage import npy_section_writer, write_json, write_npy
 
 AXES = "zyx"
@@ -95,14 +95,14 @@ def resolve_preprocess(pp: Mapping[str, Any], voxel_nm: Sequence[float] | None, 
     """Turn ``voxel_yx_nm`` (a target pixel size) into ``resize_yx`` for sections of ``raw_shape``.
 
     The rule that brings a new volume to a pretraining task's scale: y/x are resized by
-    source voxel / target voxel (after the crop), z is never resampled.
+    the dataset's voxel / target voxel (after the crop), z is never resampled.
     """
     out = dict(pp)
     target = out.pop("voxel_yx_nm", None)
     if target is None:
         return out
     if not voxel_nm:
-        raise ValueError("preprocess.voxel_yx_nm needs the source's voxel_nm")
+        raise ValueError("preprocess.voxel_yx_nm needs the dataset's voxel_nm")
     h, w = out.get("crop_yx", raw_shape)
     out["resize_yx"] = [max(1, round(h * voxel_nm[1] / target)), max(1, round(w * voxel_nm[2] / target))]
     return out
@@ -196,7 +196,7 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
                  cells: bool = False) -> dict[str, Any]:
     """Write ``{train,val,test}.{image,label}.npy`` and ``patches.json`` into ``out_dir``.
 
-    ``voxel_nm`` (the source's) is needed only when the task's preprocessing names a target
+    ``voxel_nm`` (the dataset's) is needed only when the task's preprocessing names a target
     pixel size (``voxel_yx_nm``) instead of a resize; ``fold`` (whose train/test ``task``
     already holds) is recorded in ``patches.json``; ``val_size``: the validation split is
     carved at least one such crop large (default: one patch). The label budgets are prefixes
@@ -204,7 +204,7 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
     with ``cells`` non-overlapping ``stride``-sized cells (random-window sampling).
     """
     if task.label not in sections.labels():
-        raise ValueError(f"task {task.id}: source has no {task.label!r} labels (has {list(sections.labels())})")
+        raise ValueError(f"task {task.id}: dataset has no {task.label!r} labels (has {list(sections.labels())})")
     train, test = _plan(task.train, sections), _plan(task.test, sections)
     if not train.items or (task.test is not None and not test.items):
         raise ValueError(f"task {task.id}: empty train or test region")
@@ -218,7 +218,7 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
     route, blocks = _routes(task, len(train.items), hw, patch_size, train.blocks, val_size)
     blocks["test"] = test.blocks
     counts = {"train": sum(blocks["train"]), "val": sum(blocks["val"]), "test": len(test.items)}
-    summary: dict[str, Any] = {"task": task.id, "fold": fold, "source": task.source, "patch_size": list(patch_size), "stride": list(stride),
+    summary: dict[str, Any] = {"task": task.id, "fold": fold, "dataset": task.dataset, "patch_size": list(patch_size), "stride": list(stride),
                                "raw_section_shape": list(raw_shape), "z_step": (task.train.z or (0, 0, 1))[2],
                                "preprocess": dict(task.preprocess), "has_test": task.test is not None,
                                "sparse": task.labelled is not None, "splits": {}}
@@ -248,7 +248,7 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
                 raise ValueError(f"task {task.id}: no labelled section in the {split} split (labelled_sections: {sorted(task.labelled or ())})")
         if fg["train"] == 0:
             raise ValueError(f"task {task.id}: the {task.label!r} labels are empty in the training region")
-    if not counts["test"]:  # no test region: an empty split keeps every prepared dataset alike
+    if not counts["test"]:  # no test region: an empty split keeps all prepared data alike
         for path in split_paths(out_dir, "test"):
             write_npy(path, np.zeros((0, *hw), np.uint8))
     for split in counts:

@@ -137,7 +137,7 @@ def train_model(
     the labels hold :data:`~vemtransfer.data.IGNORE` sections, left out of the loss.
     ``blocks``: sections per stacked volume of the ``train`` and ``val`` splits (patches and
     validation crops never straddle two volumes; default: one volume each). ``val_seed``
-    places the validation crops (default ``seed``; give every model of a dataset the same).
+    places the validation crops (default ``seed``; give every model of the same prepared data the same).
     ``cell_size``: with random sampling, ``origins`` are label-budget cells of this size
     (``prepare_task(cells=True)``) rather than patch-sized tiles.
     """

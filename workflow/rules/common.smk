@@ -11,17 +11,17 @@ from vemtransfer import grid
 from vemtransfer.baselines import rows as baseline_rows
 from vemtransfer.config import DATASET_ID_PATTERN, NO_PRETRAIN, TASK_ID_PATTERN, ConfigError, job_config, validate_config
 from vemtransfer.config_checks import region_errors
+from vemtransfer.datasets import DOWNLOAD_KINDS, needed_sections
+from vemtransfer.datasets.local import local_files
 from vemtransfer.layout import Layout
 from vemtransfer.provenance import code_digest
-from vemtransfer.sources import DOWNLOAD_KINDS, needed_sections
-from vemtransfer.sources.local import local_files
 
 CFG = validate_config(config)  # one clear error naming the key, before anything runs
 if _errors := region_errors(CFG):  # regions against the headers of local volumes
     raise ConfigError("invalid config:\n  " + "\n  ".join(_errors))
 EXP = CFG.experiment
 L = Layout.of(CFG.raw)
-SOURCES = CFG.raw["sources"]
+DATASETS = CFG.raw["datasets"]
 FIGS = CFG.raw.get("figures", {})
 RECOMMEND = CFG.raw["recommend"]["tasks"]
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
@@ -38,7 +38,7 @@ wildcard_constraints:
 
 def job(script, *keys, tasks=(), datasets=()):
     """A rule's params: ``config``, the part of the config its job reads (``keys``: top-level or
-    dotted keys; ``tasks``/``datasets``: entries of ``tasks``/``sources``; each a value or a
+    dotted keys; ``tasks``/``datasets``: entries of ``tasks``/``datasets``; each a value or a
     function of the wildcards; a key function may return None), and ``code``, the digest of ``script`` and the package modules it imports."""
 
     def config_of(wildcards):
@@ -57,13 +57,13 @@ def task_of(wildcards):
 
 
 def dataset_of(wildcards):
-    """The dataset (``sources`` key) the task of the wildcards is cut from, as a list."""
-    return [CFG.tasks[task_of(wildcards)[0]].source]
+    """The dataset (``datasets`` key) the task of the wildcards is cut from, as a list."""
+    return [CFG.tasks[task_of(wildcards)[0]].dataset]
 
 
 def dataset_inputs(dataset):
     """What reading ``dataset`` needs: its download manifest, a local volume's files, or nothing (generated)."""
-    spec = SOURCES[dataset]
+    spec = DATASETS[dataset]
     if spec["kind"] == "local":
         return {"local": local_files(spec)}
     return {"manifest": L.manifest(dataset)} if spec["kind"] in DOWNLOAD_KINDS else {}
@@ -74,7 +74,7 @@ def task_dataset_inputs(wildcards):
 
 
 def task_data(task, rep):
-    """The prepared dataset that repeat ``rep`` of ``task`` uses (its fold, for a task with folds)."""
+    """The prepared data (data id) that repeat ``rep`` of ``task`` uses (its fold, for a task with folds)."""
     return CFG.tasks[task].data_id(int(rep))
 
 
@@ -110,7 +110,7 @@ VOLUMES = (["fig5"] if "fig5" in FIGS else []) + list(RECOMMEND)
 
 def volume_dataset(volume):
     """The dataset whose sections form a whole volume: Fig. 5's, or a recommend task's."""
-    return FIGS["fig5"]["source"] if volume == "fig5" else CFG.tasks[volume].source
+    return FIGS["fig5"]["dataset"] if volume == "fig5" else CFG.tasks[volume].dataset
 
 
 def recommend_candidates(task):
@@ -130,7 +130,7 @@ def shipped_file(path):
 
 def checksum_list(dataset):
     """{sha256sums: path} of a dataset that has a checksum list (editing it downloads and verifies again)."""
-    spec = SOURCES[dataset]
+    spec = DATASETS[dataset]
     return {"sha256sums": shipped_file(spec["sha256sums"])} if "sha256sums" in spec else {}
 
 

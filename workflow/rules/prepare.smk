@@ -34,7 +34,7 @@ rule make_table1:
         unpack(lambda w: paper_results()),
         patches=[L.patch_index(data) for task in CFG.tasks.values() for data in task.data_ids()],
     params:
-        **job("make_table1.py", "demo", tasks=TABLE1_TASKS, datasets=sorted({t.source for t in CFG.tasks.values()})),
+        **job("make_table1.py", "demo", tasks=TABLE1_TASKS, datasets=sorted({t.dataset for t in CFG.tasks.values()})),
     output:
         csv=report(L.table("table1.csv"), caption="../report/table1.rst", category="Tables"),
         md=L.table("table1.md"),

@@ -50,7 +50,7 @@ if "fig3" in FIGS:
             patches=L.patch_index(task_data(FIGS["fig3"]["target"], FIGS["rep"])),
         params:
             **job("plot_fig3.py", "figures.fig3", "figures.render_px", "demo", tasks=[FIGS["fig3"]["target"]],
-                  datasets=[CFG.tasks[FIGS["fig3"]["target"]].source]),
+                  datasets=[CFG.tasks[FIGS["fig3"]["target"]].dataset]),
         output:
             report(L.figure("fig3.png"), caption="../report/fig3.rst", category="Figures"),
         log:

@@ -7,7 +7,7 @@ from typing import Any
 
 from vemtransfer.baselines.weights import fetch_weights
 from vemtransfer.config import Config
-from vemtransfer.jobs.preparation import open_dataset
+from vemtransfer.jobs.preparation import dataset_sections
 from vemtransfer.prepare import prepare_raw_split
 
 
@@ -19,5 +19,5 @@ def weights_job(cfg: Config, model: str, dest: str | Path) -> dict[str, Any]:
 def raw_split_job(cfg: Config, task_id: str, split: str, manifest: str | Path | None, out_image: str | Path) -> dict[str, Any]:
     """Write ``task_id``'s ``split`` at the raw resolution for the baselines, into ``out_image``'s folder."""
     task = cfg.tasks[task_id]
-    spec = cfg.section("sources")[task.source]
-    return prepare_raw_split(task, open_dataset(cfg, task.source, manifest), split, Path(out_image).parent, voxel_nm=spec.get("voxel_nm"))
+    spec = cfg.section("datasets")[task.dataset]
+    return prepare_raw_split(task, dataset_sections(cfg, task.dataset, manifest), split, Path(out_image).parent, voxel_nm=spec.get("voxel_nm"))

@@ -1,4 +1,4 @@
-"""download_source: fetch what the configured tasks need of one dataset, verified."""
+"""download_dataset: fetch what the configured tasks need of one dataset, verified."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from vemtransfer.config import Config
+from vemtransfer.datasets import Needed, fetch_dataset
 from vemtransfer.download import write_manifest
-from vemtransfer.sources import Needed, fetch_source
 
 
 def download_dataset(cfg: Config, dataset: str, needed: Needed, manifest: str | Path,
@@ -17,7 +17,7 @@ def download_dataset(cfg: Config, dataset: str, needed: Needed, manifest: str | 
 
     ``sha256sums``: where the dataset's checksum list was found, if not at its configured path.
     """
-    spec: Mapping[str, Any] = dict(cfg.section("sources")[dataset]) | ({"sha256sums": str(sha256sums)} if sha256sums else {})
-    records = fetch_source(dataset, spec, Path(manifest).parent, needed)
+    spec: Mapping[str, Any] = dict(cfg.section("datasets")[dataset]) | ({"sha256sums": str(sha256sums)} if sha256sums else {})
+    records = fetch_dataset(dataset, spec, Path(manifest).parent, needed)
     write_manifest(manifest, records)
     return records

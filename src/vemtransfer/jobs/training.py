@@ -19,7 +19,7 @@ from vemtransfer.train import train_model
 
 def train_job(cfg: Config, source: str, target: str, budget: str, rep: int, patch_index: str | Path, out_model: str | Path,
               init: str | Path | None, threads: int = 1) -> dict[str, Any]:
-    """Train the model of one run into ``out_model``'s folder from the prepared dataset of
+    """Train the model of one run into ``out_model``'s folder from the prepared data of
     ``patch_index``; returns the training history. Reads only the train and validation splits."""
     torch.set_num_threads(threads)
     folder = Path(patch_index).parent
@@ -43,7 +43,7 @@ def train_job(cfg: Config, source: str, target: str, budget: str, rep: int, patc
 
 
 def _cell_size(index: Mapping[str, Any], cfg: Config, folder: Path) -> tuple[int, int, int] | None:
-    """The budget cell of a dataset prepared for random sampling (None: patch-sized tiles); the two must agree."""
+    """The budget cell of data prepared for random sampling (None: patch-sized tiles); the two must agree."""
     cells = index.get("budget_unit") == "cell"
     sampling = cfg.section("train")["sampling"]
     if cells != (sampling == "random"):

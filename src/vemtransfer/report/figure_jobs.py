@@ -31,10 +31,10 @@ def _mask(zarr_path: str | Path) -> np.ndarray:
 
 
 def task_spacing(cfg: Config, patches_json: str | Path) -> tuple[float, float, float]:
-    """Prepared voxel size (nm) of a task, or unit voxels when its source gives none."""
+    """Prepared voxel size (nm) of a task, or unit voxels when its dataset gives none."""
     summary = json.loads(Path(patches_json).read_text())
     task = cfg.tasks[summary["task"]]
-    raw_nm = cfg.raw["sources"][task.source].get("voxel_nm")
+    raw_nm = cfg.raw["datasets"][task.dataset].get("voxel_nm")
     if not raw_nm:
         return UNIT_VOXEL
     return prepared_voxel_nm(raw_nm, summary["raw_section_shape"], summary["z_step"], summary.get("preprocess", task.preprocess))

@@ -1,6 +1,6 @@
 """Table 1: what each task's prepared data looks like, our patch counts beside the paper's.
 
-Columns: ``task``, ``source``; ``voxel_nm_raw`` and ``voxel_nm_prepared`` (z x y x, nm; the
+Columns: ``task``, ``dataset``; ``voxel_nm_raw`` and ``voxel_nm_prepared`` (z x y x, nm; the
 prepared size follows from crop, resize and the z step); ``train_shape``, ``val_shape``,
 ``test_shape`` (sections x y x x after preprocessing); ``train_patches`` (tiles the models
 train on) and ``test_patches`` (the same tiling of the test region, for comparison only:
@@ -40,10 +40,10 @@ def table1(patch_files: Iterable[str | Path], raw_config: Mapping[str, Any], pap
     for path in patch_files:
         s = json.loads(Path(path).read_text())
         task = raw_config["tasks"][s["task"]]
-        raw_nm, prepared_nm = _voxel(raw_config["sources"][task["source"]].get("voxel_nm"), s, s.get("preprocess", task.get("preprocess", {})))
+        raw_nm, prepared_nm = _voxel(raw_config["datasets"][task["dataset"]].get("voxel_nm"), s, s.get("preprocess", task.get("preprocess", {})))
         ref = (paper or {}).get(s["task"], {})
         rows.append({
-            "task": s["task"], "fold": s.get("fold"), "source": task["source"], "voxel_nm_raw": raw_nm, "voxel_nm_prepared": prepared_nm,
+            "task": s["task"], "fold": s.get("fold"), "dataset": task["dataset"], "voxel_nm_raw": raw_nm, "voxel_nm_prepared": prepared_nm,
             **{f"{k}_shape": " x ".join(map(str, s["splits"][k]["shape"])) for k in ("train", "val", "test")},
             "train_patches": len(s["origins"]), "test_patches": s["test_patches"],
             "paper_train_patches": ref.get("train"), "paper_test_patches": ref.get("test"),

@@ -15,7 +15,7 @@ of section ``z`` being ``pattern.format(z=z + z_offset)``) or, for labels, a *vo
 (``file``: HDF5, gzip-compressed if it ends in ``.gz``; ``dataset`` indexed (z, y, x);
 optional ``lookup``: an (N, 2) dataset mapping the stored ids to the ids wanted, applied per
 section). A label series with ``threshold`` is binarised to 0/1 as it is stored
-(:func:`~vemtransfer.sources.common.binarise_mask`); otherwise ids are stored as they are and
+(:func:`~vemtransfer.datasets.common.binarise_mask`); otherwise ids are stored as they are and
 the task's ``label_rule`` applies when preparing.
 """
 
@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import requests
 
+from vemtransfer.datasets.common import binarise_mask, decode_image, progress, select
+from vemtransfer.datasets.store import IMAGE, MAIN, write_section
 from vemtransfer.download import download
-from vemtransfer.sources.common import binarise_mask, decode_image, progress, select
-from vemtransfer.sources.store import IMAGE, MAIN, write_section
 
 DOWNLOADS = "downloads"
 """Folder of ``raw_dir`` that holds each file between its download and its conversion (and failed ``.part`` files)."""
@@ -75,18 +75,18 @@ def _needed_files(layers: Mapping[str, Mapping[str, Any]], zs: Mapping[str, list
 
 
 def fetch(name: str, spec: Mapping[str, Any], raw_dir: Path, needed: Mapping[str, Mapping[str, list[int] | None]]) -> list[dict[str, Any]]:
-    """Fetch the sections ``needed`` of every layer, verified against the source's sha256sums file."""
+    """Fetch the sections ``needed`` of every layer, verified against the dataset's sha256sums file."""
     layers = {IMAGE: spec["image"], **spec["labels"]}
     wanted = needed.get(MAIN, {})
     unknown = sorted(set(wanted) - set(layers))
     if unknown:
-        raise ValueError(f"source {name!r} has no {unknown} labels (has {sorted(spec['labels'])})")
+        raise ValueError(f"dataset {name!r} has no {unknown} labels (has {sorted(spec['labels'])})")
     available = range(*spec["sections"])
     zs = {kind: select(available, z) for kind, z in wanted.items()}
     sums = read_sha256sums(spec["sha256sums"])
     missing = [f for f in _needed_files(layers, zs) if f not in sums]
     if missing:
-        raise ValueError(f"source {name!r}: {spec['sha256sums']} has no sha256 for {len(missing)} needed "
+        raise ValueError(f"dataset {name!r}: {spec['sha256sums']} has no sha256 for {len(missing)} needed "
                          f"file(s), e.g. {missing[:3]}; add a line '<sha256>  <path>' for each")
     with _Fetcher(spec["base_url"].rstrip("/"), sums, raw_dir) as fetcher:
         shapes = fetcher.images(spec["image"], zs.get(IMAGE, []))
@@ -99,7 +99,7 @@ def fetch(name: str, spec: Mapping[str, Any], raw_dir: Path, needed: Mapping[str
 
 
 class _Fetcher:
-    """Downloads verified files of one source into its section store, recording each."""
+    """Downloads verified files of one dataset into its section store, recording each."""
 
     def __init__(self, base: str, sums: Mapping[str, str], raw_dir: Path) -> None:
         self.base, self.sums, self.raw_dir = base, sums, raw_dir

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from vemtransfer.datasets.store import ArraySections
 from vemtransfer.volume_io import open_volume
-from vemtransfer.sources.store import ArraySections
 
 
 def label_path(label: str | Mapping[str, Any]) -> str:
@@ -25,7 +25,7 @@ def label_path(label: str | Mapping[str, Any]) -> str:
 
 
 def local_files(spec: Mapping[str, Any]) -> list[str]:
-    """Every file a ``local`` source reads (the image, then each label's), e.g. as a rule's inputs."""
+    """Every file a ``local`` dataset reads (the image, then each label's), e.g. as a rule's inputs."""
     return [spec["image"], *(label_path(label) for label in spec["labels"].values())]
 
 
@@ -52,7 +52,7 @@ class _Mapped:
 
 
 def open_local(spec: Mapping[str, Any]) -> ArraySections:
-    """The volume and labels of a ``local`` source spec, lazily read; shape and dtype checked now, label values per section."""
+    """The volume and labels of a ``local`` dataset spec, lazily read; shape and dtype checked now, label values per section."""
     image_path = Path(spec["image"])
     image = open_volume(image_path)
     if np.dtype(image.dtype) != np.uint8 or len(image.shape) != 3:

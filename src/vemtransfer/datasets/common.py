@@ -19,7 +19,7 @@ def select(indices: Iterable[int], needed: list[int] | None) -> list[int]:
         return available
     missing = sorted(set(needed) - set(available))
     if missing:
-        raise ValueError(f"sections {missing[:5]}{'...' if len(missing) > 5 else ''} are not in the source")
+        raise ValueError(f"sections {missing[:5]}{'...' if len(missing) > 5 else ''} are not in the dataset")
     return sorted(needed)
 
 

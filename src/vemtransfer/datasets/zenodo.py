@@ -1,4 +1,4 @@
-"""Zenodo sources: one published zip with a checksum (SNEMI3D), or a record's files via its API (rat liver).
+"""Zenodo datasets: one published zip with a checksum (SNEMI3D), or a record's files via its API (rat liver).
 
 ``zenodo_file``: the whole file is downloaded and its published md5 checked, then the
 multi-page TIFF members are split into sections. ``zenodo_record``: names, sizes and md5s
@@ -21,10 +21,10 @@ from urllib.parse import urlparse
 import requests
 import tifffile
 
+from vemtransfer.datasets.common import decode_image, progress, select
+from vemtransfer.datasets.store import IMAGE, MAIN, write_section
 from vemtransfer.download import DownloadError, download, fetch_text
 from vemtransfer.remote_zip import HttpZip
-from vemtransfer.sources.common import decode_image, progress, select
-from vemtransfer.sources.store import IMAGE, MAIN, write_section
 
 
 def fetch(name: str, spec: Mapping[str, Any], raw_dir: Path, needed: Mapping[str, list[int] | None]) -> list[dict[str, Any]]:

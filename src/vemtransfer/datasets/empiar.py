@@ -18,10 +18,10 @@ from urllib.parse import quote, unquote
 
 import requests
 
+from vemtransfer.datasets.common import decode_image, progress, select
+from vemtransfer.datasets.store import IMAGE, MAIN, section_path, write_section
 from vemtransfer.download import DownloadError, download, fetch_text
 from vemtransfer.remote_zip import HttpZip
-from vemtransfer.sources.common import decode_image, progress, select
-from vemtransfer.sources.store import IMAGE, MAIN, section_path, write_section
 
 
 def listing(url: str, session: requests.Session) -> set[str]:
@@ -32,7 +32,7 @@ def listing(url: str, session: requests.Session) -> set[str]:
 def fetch(name: str, spec: Mapping[str, Any], raw_dir: Path, needed: Mapping[str, list[int] | None]) -> list[dict[str, Any]]:
     kinds = needed.get(MAIN, {})
     if any(zs is None for zs in kinds.values()):
-        raise ValueError(f"source {name!r}: tasks must name their z ranges (the stack has 5638 sections)")
+        raise ValueError(f"dataset {name!r}: tasks must name their z ranges (the stack has 5638 sections)")
     base = spec["base_url"].rstrip("/")
     with requests.Session() as session:
         records = _fetch_raw(base, spec, raw_dir, kinds[IMAGE], session) if IMAGE in kinds else []

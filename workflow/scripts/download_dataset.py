@@ -1,4 +1,4 @@
-"""download_source: fetch and verify the sections the tasks need of one dataset."""
+"""download_dataset: fetch and verify the sections the tasks need of one dataset."""
 
 from vemtransfer.config import job_view
 from vemtransfer.jobs.download import download_dataset

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from vemtransfer.datasets.common import progress, select
+from vemtransfer.datasets.store import IMAGE, write_section
 from vemtransfer.download import download
-from vemtransfer.sources.common import progress, select
-from vemtransfer.sources.store import IMAGE, write_section
 
 
 def _read_nifti(path: Path) -> np.ndarray:

@@ -1,7 +1,7 @@
-"""The section store: every downloaded source ends up as one TIFF per section.
+"""The section store: every downloaded dataset ends up as one TIFF per section.
 
 ``<raw_dir>/sections/<volume>/<kind>/<z:05d>.tif``, with ``kind`` = ``image`` or a label
-name (``mito``, ``er``, ``neurite`` ...). Sources arrive as a multi-page TIFF in a zip
+name (``mito``, ``er``, ``neurite`` ...). Datasets arrive as a multi-page TIFF in a zip
 (SNEMI3D), NIfTI volumes (UroCell), per-slice TIFFs plus label zips (EMPIAR-10791) or
 zipped section files (rat liver); converting them once at download time lets a single
 lazy reader serve every task, one section at a time (the mouse-liver sections are
@@ -21,11 +21,11 @@ from vemtransfer.storage import atomic_path
 
 IMAGE = "image"
 MAIN = "main"
-"""Volume name of single-volume sources."""
+"""Volume name of single-volume datasets."""
 
 
 class Sections(Protocol):
-    """Lazy, per-section access to a source (volume name, section index)."""
+    """Lazy, per-section access to a dataset (volume name, section index)."""
 
     def volumes(self) -> tuple[str, ...]: ...
 
@@ -53,12 +53,12 @@ def write_section(raw_dir: Path, volume: str, kind: str, z: int, array: np.ndarr
 
 
 class SectionStore:
-    """Reads the section store of one downloaded source."""
+    """Reads the section store of one downloaded dataset."""
 
     def __init__(self, raw_dir: Path) -> None:
         self.root = Path(raw_dir) / "sections"
         if not self.root.is_dir():
-            raise FileNotFoundError(f"{self.root} does not exist: run the download_source rule first")
+            raise FileNotFoundError(f"{self.root} does not exist: run the download_dataset rule first")
 
     def volumes(self) -> tuple[str, ...]:
         return tuple(sorted(p.name for p in self.root.iterdir() if p.is_dir()))
@@ -77,9 +77,9 @@ class SectionStore:
         except FileNotFoundError:
             raise FileNotFoundError(f"section {z} of {volume!r} ({kind}) was not downloaded: {path}") from None
         except Exception as exc:  # tifffile raises several types on a damaged file
-            raise ValueError(f"{path} is not a readable TIFF ({exc}); delete it and rerun download_source") from exc
+            raise ValueError(f"{path} is not a readable TIFF ({exc}); delete it and rerun download_dataset") from exc
         if array.ndim != 2:  # a damaged header can read as an empty page list instead of raising
-            raise ValueError(f"{path} is not a readable 2-D TIFF (got shape {array.shape}); delete it and rerun download_source")
+            raise ValueError(f"{path} is not a readable 2-D TIFF (got shape {array.shape}); delete it and rerun download_dataset")
         return array
 
     def image(self, volume: str, z: int) -> np.ndarray:

@@ -12,41 +12,41 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from loopback import fake_sources_server
+from loopback import fake_datasets_server
 
 import job_helpers as jobs
 from vemtransfer.config import validate_config
+from vemtransfer.datasets.store import SectionStore
 from vemtransfer.download import DownloadError
-from vemtransfer.sources.store import SectionStore
 
 
 @pytest.fixture
 def loopback(tmp_path: Path):
-    with fake_sources_server(tmp_path) as (server, info):
+    with fake_datasets_server(tmp_path) as (server, info):
         yield server, info
 
 
-def loopback_config(root: Path, sources: dict) -> dict:
+def loopback_config(root: Path, datasets: dict) -> dict:
     """The paper's seven tasks, cut from the tiny loopback datasets with the paper's rules."""
-    sources = copy.deepcopy(sources)
-    sources["snemi3d"]["members"] = {"image": "image/train-input.tif", "neurite": "seg/train-labels.tif"}
+    datasets = copy.deepcopy(datasets)
+    datasets["snemi3d"]["members"] = {"image": "image/train-input.tif", "neurite": "seg/train-labels.tif"}
     liver = {"train": {"z": [1000, 1030, 5]}, "test": {"z": [2000, 2030, 5]}, "preprocess": {"resize_yx": [32, 48]}}
     rat_pp = {"crop_yx": [60, 60], "resize_yx": [40, 40]}
     return {
         "results_dir": str(root / "results"), "resources_dir": str(root / "resources"), "logs_dir": str(root / "logs"),
         "paper_results": str(Path(__file__).resolve().parents[1] / "config" / "paper_results.yaml"),
-        "sources": sources,
+        "datasets": datasets,
         "tasks": {
-            "SNEMI3D-N": {"source": "snemi3d", "label": "neurite", "train": {"z": [0, 72]}, "test": {"z": [82, 100]},
+            "SNEMI3D-N": {"dataset": "snemi3d", "label": "neurite", "train": {"z": [0, 72]}, "test": {"z": [82, 100]},
                           "preprocess": {"label_rule": "neurite_interior"}},
-            "Urocell-M": {"source": "urocell", "label": "mito", "preprocess": {"resize_yx": [50, 50], "resize": "after_clahe"},
+            "Urocell-M": {"dataset": "urocell", "label": "mito", "preprocess": {"resize_yx": [50, 50], "resize": "after_clahe"},
                           "folds": [{"train": {"volumes": ["fib1-1-0-3", "fib1-3-2-1"]}, "test": {"volumes": ["fib1-0-0-0"]}},
                                     {"train": {"volumes": ["fib1-0-0-0", "fib1-1-0-3"]}, "test": {"volumes": ["fib1-3-2-1"]}}]},
-            "MouseLiver-M": {"source": "empiar10791", "label": "mito", **liver},
-            "MouseLiver-ER": {"source": "empiar10791", "label": "er", **liver},
-            "MouseLiver-LD": {"source": "empiar10791", "label": "ld", **liver},
-            "RatLiver-M": {"source": "ratliver", "label": "mito", "train": {"z": [19, 37]}, "test": {"z": [37, 55]}, "preprocess": rat_pp},
-            "RatLiver-ER": {"source": "ratliver", "label": "er", "train": {"z": [18, 36], "x": [0, 24]},
+            "MouseLiver-M": {"dataset": "empiar10791", "label": "mito", **liver},
+            "MouseLiver-ER": {"dataset": "empiar10791", "label": "er", **liver},
+            "MouseLiver-LD": {"dataset": "empiar10791", "label": "ld", **liver},
+            "RatLiver-M": {"dataset": "ratliver", "label": "mito", "train": {"z": [19, 37]}, "test": {"z": [37, 55]}, "preprocess": rat_pp},
+            "RatLiver-ER": {"dataset": "ratliver", "label": "er", "train": {"z": [18, 36], "x": [0, 24]},
                             "test": {"z": [18, 36], "x": [24, 40]}, "preprocess": rat_pp},
         },
         "patches": {"size": [2, 16, 16], "stride": [2, 8, 8]},
@@ -54,15 +54,15 @@ def loopback_config(root: Path, sources: dict) -> dict:
     }
 
 
-def _fetch(cfg_raw: dict, source: str) -> list[dict]:
-    return jobs.download(cfg_raw, source)
+def _fetch(cfg_raw: dict, dataset: str) -> list[dict]:
+    return jobs.download(cfg_raw, dataset)
 
 
 def test_each_kind_stores_exactly_the_needed_sections(loopback, tmp_path):
     server, info = loopback
-    raw = loopback_config(tmp_path, info["sources"])
-    for source in ("snemi3d", "urocell", "empiar10791", "ratliver"):
-        _fetch(raw, source)
+    raw = loopback_config(tmp_path, info["datasets"])
+    for dataset in ("snemi3d", "urocell", "empiar10791", "ratliver"):
+        _fetch(raw, dataset)
     res = Path(raw["resources_dir"]) / "raw"
     snemi = SectionStore(res / "snemi3d")
     assert snemi.indices("main") == list(range(72)) + list(range(82, 100))
@@ -89,7 +89,7 @@ def test_each_kind_stores_exactly_the_needed_sections(loopback, tmp_path):
 
 def test_faults_give_clear_errors_and_leave_no_manifest(loopback, tmp_path):
     server, info = loopback
-    raw = loopback_config(tmp_path, info["sources"])
+    raw = loopback_config(tmp_path, info["datasets"])
     manifest = Path(raw["resources_dir"]) / "raw" / "snemi3d" / "manifest.json"
     url_path = "/records/7142003/files/snemi.zip"
     server.behaviour.not_found = {url_path}
@@ -114,7 +114,7 @@ def test_faults_give_clear_errors_and_leave_no_manifest(loopback, tmp_path):
 
 def test_download_prepare_table1_run_under_snakemake(loopback, tmp_path, repo):
     server, info = loopback
-    raw = loopback_config(tmp_path, info["sources"])
+    raw = loopback_config(tmp_path, info["datasets"])
     config = tmp_path / "loopback.yaml"
     config.write_text(yaml.safe_dump(raw))
     table = Path(raw["results_dir"]) / "tables" / "table1.csv"

@@ -1,4 +1,4 @@
-"""The synthetic demo source: generated in memory, exposed through the section interface."""
+"""The synthetic demo dataset: generated in memory, exposed through the section interface."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vemtransfer import synthetic
-from vemtransfer.sources.store import ArraySections
+from vemtransfer.datasets.store import ArraySections
 
 
 def generate(spec: Mapping[str, Any]) -> ArraySections:

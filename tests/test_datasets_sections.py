@@ -1,6 +1,6 @@
-"""The ``section_files`` source kind against tiny files on a loopback server.
+"""The ``section_files`` dataset kind against tiny files on a loopback server.
 
-Two sources in the layouts of the mini config's real data: per-section TIFF images with
+Two datasets in the layouts of the mini config's real data: per-section TIFF images with
 per-section mask PNGs, some 1-bit and some 8-bit with stray grey values (the Drosophila VNC),
 and PNG slices numbered from an offset with a gzipped HDF5 of supervoxel ids plus a
 supervoxel -> body table (the FlyEM medulla). Every file is pinned by a sha256sum file.
@@ -24,10 +24,10 @@ from PIL import Image
 
 import job_helpers as jobs
 from vemtransfer.config import ConfigError, validate_config
+from vemtransfer.datasets.common import binarise_mask, png_bit_depth
+from vemtransfer.datasets.section_files import read_sha256sums
+from vemtransfer.datasets.store import SectionStore
 from vemtransfer.download import DownloadError
-from vemtransfer.sources.common import binarise_mask, png_bit_depth
-from vemtransfer.sources.section_files import read_sha256sums
-from vemtransfer.sources.store import SectionStore
 
 SHAPE = (12, 16)
 N = 6
@@ -61,7 +61,7 @@ def _h5_gz(stack: np.ndarray, table: np.ndarray) -> bytes:
 
 
 class Site:
-    """The two tiny sources written under ``root`` (served by ``server``) and what they hold."""
+    """The two tiny datasets written under ``root`` (served by ``server``) and what they hold."""
 
     def __init__(self, root: Path, server: FileServer) -> None:
         rng = np.random.default_rng(3)
@@ -94,7 +94,7 @@ class Site:
         path.write_text("# pinned\n" + "".join(lines))
         return str(path)
 
-    def config(self, tmp: Path, **sources_extra: dict) -> dict:
+    def config(self, tmp: Path, **datasets_extra: dict) -> dict:
         lab = {"kind": "section_files", "base_url": self.server.base_url, "sha256sums": self.sha256sums(), "sections": [0, N],
                "image": {"pattern": "lab/raw/{z:02d}.tif"}, "labels": {"mito": {"pattern": "lab/mito/{z:02d}.png", "threshold": 128}},
                "voxel_nm": [50, 4.6, 4.6]}
@@ -103,9 +103,9 @@ class Site:
                "labels": {"neurite": {"file": "gt.h5.gz", "dataset": "stack", "lookup": "transforms"}}, "voxel_nm": [10, 10, 10]}
         return {
             "results_dir": str(tmp / "results"), "resources_dir": str(tmp / "resources"), "logs_dir": str(tmp / "logs"),
-            "sources": {"lab": lab | sources_extra.get("lab", {}), "med": med | sources_extra.get("med", {})},
-            "tasks": {"Lab-M": {"source": "lab", "label": "mito", "train": {"z": [1, 3]}, "test": {"z": [4, 5]}},
-                      "Med-N": {"source": "med", "label": "neurite", "train": {"z": [0, 6, 2]}, "test": {"z": [5, 6]},
+            "datasets": {"lab": lab | datasets_extra.get("lab", {}), "med": med | datasets_extra.get("med", {})},
+            "tasks": {"Lab-M": {"dataset": "lab", "label": "mito", "train": {"z": [1, 3]}, "test": {"z": [4, 5]}},
+                      "Med-N": {"dataset": "med", "label": "neurite", "train": {"z": [0, 6, 2]}, "test": {"z": [5, 6]},
                                 "preprocess": {"label_rule": "neurite_interior"}}},
             "experiment": {"sources": ["Med-N"], "targets": ["Lab-M"]},
         }
@@ -119,12 +119,12 @@ def site(tmp_path: Path):
         yield Site(root, server)
 
 
-def _fetch(raw: dict, source: str) -> list[dict]:
-    return jobs.download(raw, source)
+def _fetch(raw: dict, dataset: str) -> list[dict]:
+    return jobs.download(raw, dataset)
 
 
-def _store(raw: dict, source: str) -> SectionStore:
-    return SectionStore(Path(raw["resources_dir"]) / "raw" / source)
+def _store(raw: dict, dataset: str) -> SectionStore:
+    return SectionStore(Path(raw["resources_dir"]) / "raw" / dataset)
 
 
 def test_series_fetches_only_the_needed_sections_verified_and_binarised(site, tmp_path):
@@ -190,15 +190,15 @@ def test_checksum_mismatch_names_the_url_and_leaves_no_manifest(site, tmp_path):
 
 def test_a_needed_file_without_a_checksum_fails_before_any_download(site, tmp_path):
     raw = site.config(tmp_path)
-    raw["sources"]["lab"]["sha256sums"] = site.sha256sums(drop="lab/raw/04.tif")
+    raw["datasets"]["lab"]["sha256sums"] = site.sha256sums(drop="lab/raw/04.tif")
     with pytest.raises(ValueError, match=r"has no sha256 for 1 needed file\(s\), e.g. \['lab/raw/04.tif'\]"):
         _fetch(raw, "lab")
     assert site.server.behaviour.seen == []
-    raw["sources"]["lab"]["sha256sums"] = str(tmp_path / "absent.sha256")
+    raw["datasets"]["lab"]["sha256sums"] = str(tmp_path / "absent.sha256")
     with pytest.raises(FileNotFoundError, match="absent.sha256 not found"):
         _fetch(raw, "lab")
     (tmp_path / "bad.sha256").write_text("1234  lab/raw/01.tif\n")
-    raw["sources"]["lab"]["sha256sums"] = str(tmp_path / "bad.sha256")
+    raw["datasets"]["lab"]["sha256sums"] = str(tmp_path / "bad.sha256")
     with pytest.raises(ValueError, match=r"bad.sha256:1: not a sha256sum line"):
         _fetch(raw, "lab")
 
@@ -220,13 +220,13 @@ def test_volume_ids_missing_from_the_lookup_and_bad_specs_are_errors(site, tmp_p
     with pytest.raises(ValueError, match=r"gt\.h5\.gz: section 0 has ids \[7\] missing from the lookup table"):
         _fetch(raw, "med")
     raw["tasks"]["Med-N"]["train"]["z"] = [0, 8]
-    with pytest.raises(ValueError, match=r"tasks\.Med-N\.train\.z: \[0, 8\] lies outside the 6 sections of source med"):
+    with pytest.raises(ValueError, match=r"tasks\.Med-N\.train\.z: \[0, 8\] lies outside the 6 sections of dataset med"):
         _fetch(raw, "med")
     raw = site.config(tmp_path, med={"labels": {"neurite": {"file": "gt.h5.gz", "pattern": "x{z}.png", "dataset": "stack"}}})
-    with pytest.raises(ConfigError, match="sources.med.labels.neurite"):
+    with pytest.raises(ConfigError, match="datasets.med.labels.neurite"):
         validate_config(raw)
     raw = site.config(tmp_path, lab={"image": {"pattern": "lab/raw/00.tif"}})
-    with pytest.raises(ConfigError, match="sources.lab.image.pattern"):
+    with pytest.raises(ConfigError, match="datasets.lab.image.pattern"):
         validate_config(raw)
     assert read_sha256sums(site.sha256sums())["lab/raw/00.tif"] == site.sums["lab/raw/00.tif"]
 
