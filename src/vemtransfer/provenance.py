@@ -73,9 +73,19 @@ def _parsed(path: Path) -> str:
 
 
 @lru_cache(maxsize=None)
+def _tree(source: str) -> ast.Module:
+    """Parsed once per content: every rule of a workflow walks and digests the same few dozen modules."""
+    return ast.parse(source)
+
+
+@lru_cache(maxsize=None)
+def _module_imports(source: str, module: str) -> tuple[str, ...]:
+    return tuple(_imports(_tree(source), module))
+
+
+@lru_cache(maxsize=None)
 def _dump(source: str) -> str:
-    """Cached by content: every rule of a workflow digests the same few dozen modules."""
-    return ast.dump(ast.parse(source))
+    return ast.dump(_tree(source))
 
 
 def code_closure(script: str | Path) -> list[Path]:
@@ -88,7 +98,7 @@ def code_closure(script: str | Path) -> list[Path]:
     todo = [(Path(script), "")]
     while todo:
         path, module = todo.pop()
-        for name in _imports(ast.parse(Path(path).read_text(), str(path)), module):
+        for name in _module_imports(Path(path).read_text(), module):
             parts = name.split(".")
             for i in range(1, len(parts) + 1):
                 f = _module_file(".".join(parts[:i]))
