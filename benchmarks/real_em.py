@@ -40,6 +40,7 @@ import numpy as np
 import yaml
 
 from benchmarks._common import machine, table
+from vemtransfer.device import pick_device
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "testdata"
@@ -255,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         for task in tasks:
             rows.append(run_task(raw, task, threads))
     print(f"# Real EM: {args.recipe} recipe" + (" (SMOKE: 2 steps)" if args.smoke else ""))
-    print(machine() + "\n")
+    print(machine(pick_device()) + "\n")  # where training ran: the workflow trains on CUDA when present
     print(f"network widths {raw['model']['widths']}, planar_levels {raw['model']['planar_levels']}, patch {raw['patches']['size']}, "
           f"batch {raw['train']['batch_size']}, {raw['train']['sampling']} sampling (foreground {raw['train']['foreground_fraction']}), "
           f"channels_last {raw['train']['channels_last']}, cpu_precision {raw['train']['cpu_precision']}\n")

@@ -38,8 +38,9 @@ def tiny_config(root: Path) -> dict:
             "finetune_patches": 3, "fractions": [1.0, 0.5],
             "scenarios": [{"title": "tiny", "source": "SynthKidney-M", "target": "SynthLiver-M"}],
         },
+        "prediction": {"chunk": [4, 32, 32], "block": [8, 48, 48], "jobs": 2},
         "figures": {
-            "chunk": [4, 32, 32], "render_px": 32,
+            "render_px": 32,
             "fig3": {"source": "SynthKidney-M", "target": "SynthLiver-M", "budget": "f0.5"},
             "fig4": {"pairs": [{"source": "SynthKidney-M", "target": "SynthLiver-M"}]},
             "fig5": {"dataset": "synthetic_liver", "models": {"mito": {"source": "SynthKidney-M", "target": "SynthLiver-M"}}},

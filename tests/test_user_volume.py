@@ -17,6 +17,7 @@ import zarr
 import job_helpers as jobs
 from workflow_helpers import job_outputs
 
+from vemtransfer.ome import open_prediction, prediction_info
 from vemtransfer.cli import main
 from vemtransfer.config import ConfigError, validate_config
 from vemtransfer.datasets.local import open_local
@@ -59,7 +60,8 @@ def test_recommendation_ranks_the_same_object_above_an_unrelated_source_then_pre
     raw = _config(tmp_path, tmp_path / "stack.zarr", label)  # the image as Zarr, the labels as a TIFF stack
     config.write_text(yaml.safe_dump(raw))
     target = tmp_path / "results" / "recommend" / "MyLab-M" / "recommendation.md"
-    cmd = [sys.executable, "-m", "snakemake", str(target), str(target.parent / "prediction.zarr"), str(target.parent / "prediction.ply"),
+    cmd = [sys.executable, "-m", "snakemake", str(target), str(target.parent / "prediction.zarr" / "zarr.json"), str(target.parent / "prediction.ply"),
+           str(target.parent / "morphometrics.csv"),
            "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path), "--cores", "2", "--configfile", str(config)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-4000:]
@@ -75,12 +77,23 @@ def test_recommendation_ranks_the_same_object_above_an_unrelated_source_then_pre
     choice = json.loads((target.parent / "chosen_model.json").read_text())
     assert choice["source"] == ranking.index[ranking["rank"] == 1][0] and choice["budget"] == "f1"
     assert choice["model_id"] in text
-    pred = zarr.open_group(str(target.parent / "prediction.zarr"), mode="r")
-    assert pred["mask"].shape == pred["prob"].shape == (16, 128, 128)
-    assert 0 < np.asarray(pred["mask"]).mean() < 1
+    prob, mask = open_prediction(target.parent / "prediction.zarr")
+    assert mask.shape == prob.shape == (16, 128, 128)
+    assert 0 < np.asarray(mask).mean() < 1
+    assert prediction_info(target.parent / "prediction.zarr")["voxel_nm"] == [32, 8, 8]
+    assert not list((target.parent / "prediction.zarr").glob(".snakemake*"))
     info = json.loads((tmp_path / "resources" / "prepared" / "volumes" / "MyLab-M.json").read_text())
     assert info["voxel_nm"] == [32, 8, 8] and info["sections"] == 16
     assert (target.parent / "prediction.ply").read_bytes().startswith(b"ply")
+    # numbers per organelle: one row per 3-D object of the mask, in the prediction's voxel size
+    objects = pd.read_csv(target.parent / "morphometrics.csv")
+    summary = json.loads((target.parent / "morphometrics.json").read_text())
+    assert summary["count"] == len(objects) > 0 and summary["voxel_size_nm_zyx"] == [32, 8, 8]
+    assert objects["voxels"].sum() == int(np.asarray(mask).sum())
+    assert np.allclose(objects["volume_um3"], objects["voxels"] * 32 * 8 * 8 * 1e-9)
+    assert (target.parent / "size_distribution.png").stat().st_size > 5_000
+    assert main(["measure", str(target.parent / "prediction.zarr"), "--out", str(tmp_path / "m")]) == 0
+    assert pd.read_csv(tmp_path / "m" / "morphometrics.csv").equals(objects)
 
 
 def test_a_sparsely_labelled_volume_without_test_region_is_ranked_predicted_and_exported(tmp_path, repo):
@@ -104,7 +117,7 @@ def test_a_sparsely_labelled_volume_without_test_region_is_ranked_predicted_and_
     index = json.loads((tmp_path / "resources" / "prepared" / "MyLab-M" / "patches.json").read_text())
     assert index["splits"]["train"]["labelled_sections"] == len(labelled) and index["splits"]["test"]["shape"] == [0, 128, 128]
     choice = json.loads((results / "recommend" / "MyLab-M" / "chosen_model.json").read_text())
-    assert zarr.open_group(str(results / "recommend" / "MyLab-M" / "prediction.zarr"), mode="r")["mask"].shape == (16, 128, 128)
+    assert open_prediction(results / "recommend" / "MyLab-M" / "prediction.zarr")[1].shape == (16, 128, 128)
     # export without naming a run exports what the recommendation chose (and prediction.zarr used)
     assert main(["export", str(config), "--target", "MyLab-M", "--out", str(tmp_path / "export")]) == 0
     meta = json.loads((tmp_path / "export" / "model.json").read_text())
@@ -171,7 +184,7 @@ def test_recommend_predict_puts_the_prediction_and_mesh_into_all(tmp_path, repo)
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     out = res.stdout + res.stderr
-    for rule in ("recommend_source", "prepare_volume", "predict_task", "mesh_task"):
+    for rule in ("recommend_source", "prepare_volume", "predict_blocks", "assemble_prediction", "mesh_task"):
         assert f"rule {rule}:" in out, rule
     # every model the recommendation may choose is scored on the test region, for its model card
     candidates = {f"finetune/{s}__MyLab-M/f1/rep{r}" for s in ("NoPretrain", *raw["experiment"]["sources"])

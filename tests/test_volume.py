@@ -1,3 +1,7 @@
+"""Whole-volume prediction: one global window grid, each window once, blockwise = single job,
+OME-Zarr out (read back with the ome-zarr library), bounded reads, atomic output."""
+
+import json
 import re
 
 import numpy as np
@@ -7,7 +11,12 @@ import zarr
 
 from vemtransfer.infer import predict_volume
 from vemtransfer.model import RSUNet
-from vemtransfer.volume import mesh_from_mask, predict_to_zarr, write_obj, write_ply
+from vemtransfer.ome import open_prediction, prediction_info
+from vemtransfer.runners import TorchRunner
+from vemtransfer.tiling import BlockPlan, WindowGrid, chunk_boxes
+from vemtransfer.volume import assemble_prediction, plan_for, predict_blocks, predict_to_zarr
+
+PATCH = (4, 32, 32)
 
 
 def _net() -> torch.nn.Module:
@@ -19,57 +28,102 @@ def _volume(shape, seed=0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
 
 
-def _assert_matches_unchunked(group, expected: np.ndarray, threshold: float = 0.5) -> None:
-    prob, mask = group["prob"][...], group["mask"][...]
-    assert prob.dtype == np.float16 and mask.dtype == np.uint8 and prob.shape == expected.shape
-    np.testing.assert_allclose(prob.astype(np.float32), expected, atol=1e-3)
-    ambiguous = np.abs(expected - threshold) < 1e-3
-    assert np.array_equal(mask[~ambiguous], (expected > threshold)[~ambiguous])
-
-
-def test_chunked_prediction_equals_whole_volume_prediction(tmp_path):
-    image, model = _volume((10, 70, 90)), _net()
-    expected = predict_volume(model, image, (4, 32, 32), overlap=0.5, batch_size=4)
-    out = tmp_path / "pred.zarr"
-    summary = predict_to_zarr(model, image, out, (4, 32, 32), (4, 32, 40), overlap=0.5, batch_size=3, progress=False)
-    group = zarr.open_group(out, mode="r")
-    _assert_matches_unchunked(group, expected)
-    assert group["prob"].chunks == (4, 32, 40) and group["mask"].chunks == (4, 32, 40)
-    assert dict(group.attrs) == {"patch_size": [4, 32, 32], "overlap": 0.5, "threshold": 0.5, "chunk": [4, 32, 40]}
-    assert summary["shape"] == [10, 70, 90] and summary["chunks"] == 3 * 3 * 3
-    assert summary["windows"] == 4 * 4 * 5 and summary["windows_run"] >= summary["windows"]
-    assert not model.training
-
-
-def test_volume_thinner_than_a_patch_is_padded_like_predict_volume(tmp_path):
-    image, model = _volume((3, 40, 50), seed=1), _net()
-    source = zarr.create_array(tmp_path / "image.zarr", shape=image.shape, chunks=(1, 40, 50), dtype="uint8")
-    source[...] = image  # read through zarr, as for a real converted volume
-    expected = predict_volume(model, image, (4, 32, 32), overlap=0.5)
-    out = tmp_path / "thin.zarr"
-    predict_to_zarr(model, source, out, (4, 32, 32), (2, 24, 32), progress=False)
-    _assert_matches_unchunked(zarr.open_group(out, mode="r"), expected)
-
-
 class WindowContext(torch.nn.Module):
     """Logits that depend on the whole window (its mean) and on the position inside it, so
     each window predicts differently for the same voxel: a wrong window set, offset or blend
-    weight in the chunked path changes the result by far more than float16 rounding."""
+    weight changes the result by far more than float rounding."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ramp = torch.linspace(-2, 2, x.shape[-1]).expand_as(x)
         return 4 * x.mean(dim=(2, 3, 4), keepdim=True) + ramp + x
 
 
+class Counting(TorchRunner):
+    """Records the windows it is given (as bytes of their content)."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.windows = 0
+
+    def __call__(self, batch):
+        self.windows += len(batch)
+        return super().__call__(batch)
+
+
 @pytest.mark.parametrize(
-    ("shape", "chunk", "overlap"),
-    [((10, 70, 90), (4, 32, 40), 0.5), ((9, 50, 66), (5, 17, 64), 0.25), ((3, 40, 50), (2, 24, 32), 0.5)],
+    ("shape", "chunk", "block", "overlap"),
+    [((10, 70, 90), (4, 32, 40), (8, 48, 48), 0.5),      # blocks and chunks unaligned with each other
+     ((9, 50, 66), (5, 17, 64), (100, 100, 100), 0.25),  # one block; sizes that are multiples of nothing
+     ((3, 20, 50), (2, 24, 32), (4, 32, 40), 0.5),       # thinner and narrower than one patch: mirror-padded
+     ((2, 10, 12), (1, 5, 5), (1, 1, 1), 0.5)],          # smaller than one patch along every axis
 )
-def test_chunking_reproduces_window_dependent_blending(tmp_path, shape, chunk, overlap):
-    image, model = _volume(shape, seed=4), WindowContext()
-    expected = predict_volume(model, image, (4, 32, 32), overlap=overlap)
-    predict_to_zarr(model, image, tmp_path / "p.zarr", (4, 32, 32), chunk, overlap=overlap, progress=False)
-    _assert_matches_unchunked(zarr.open_group(tmp_path / "p.zarr", mode="r"), expected)
+def test_equals_the_in_memory_prediction_and_runs_each_window_once(tmp_path, shape, chunk, block, overlap):
+    image = _volume(shape, seed=4)
+    for model in (WindowContext(), _net()):
+        expected = predict_volume(model, image, PATCH, overlap=overlap, amp=False)
+        runner = Counting(model)
+        summary = predict_to_zarr(runner, image, tmp_path / "p.zarr", PATCH, chunk, overlap=overlap, batch_size=3,
+                                  block_zyx=block, progress=False)
+        prob, mask = open_prediction(tmp_path / "p.zarr")
+        assert prob.dtype == np.float32 and mask.dtype == np.uint8 and prob.shape == mask.shape == shape
+        np.testing.assert_allclose(prob[...], expected, atol=1e-5, rtol=0)
+        assert np.array_equal(mask[...], (prob[...] > 0.5).astype(np.uint8))
+        grid = WindowGrid.of(shape, PATCH, overlap)
+        assert runner.windows == grid.count == summary["windows"] == summary["windows_run"]
+        assert prob.chunks == tuple(min(c, n) for c, n in zip(chunk, shape))
+
+
+def test_blockwise_jobs_equal_the_single_job_bit_for_bit(tmp_path):
+    image, model = _volume((10, 70, 90), seed=5), _net()
+    single = tmp_path / "single.zarr"
+    predict_to_zarr(TorchRunner(model), image, single, PATCH, (4, 32, 32), block_zyx=(8, 48, 64), progress=False)
+    plan = plan_for(image.shape, PATCH, 0.5, (8, 48, 64))
+    for jobs in (1, 2, 5):
+        parts = [tmp_path / f"j{jobs}" / f"job{j}" for j in range(jobs)]
+        for j in reversed(range(jobs)):  # order of the jobs does not matter
+            predict_blocks(TorchRunner(model), image, plan, plan.job_blocks(j, jobs), parts[j], batch_size=4, progress=False)
+        out = tmp_path / f"blockwise{jobs}.zarr"
+        assemble_prediction(plan, parts, out, (5, 40, 30), (1, 1, 1), progress=False)  # another chunking too
+        for a, b in zip(open_prediction(single), open_prediction(out)):
+            assert np.array_equal(a[...], b[...])
+
+
+def test_assemble_refuses_missing_duplicated_foreign_or_truncated_partials(tmp_path):
+    image, runner = _volume((8, 64, 64)), TorchRunner(torch.nn.Conv3d(1, 1, 1))
+    plan = plan_for(image.shape, PATCH, 0.5, (4, 32, 32))
+    parts = [tmp_path / f"job{j}" for j in range(2)]
+    for j in range(2):
+        predict_blocks(runner, image, plan, plan.job_blocks(j, 2), parts[j], progress=False)
+    out = tmp_path / "out.zarr"
+    with pytest.raises(ValueError, match=r"blocks \[13, .*\] ... of 27 have no partial"):
+        assemble_prediction(plan, parts[:1], out, (4, 32, 32), (1, 1, 1), progress=False)
+    with pytest.raises(ValueError, match="block 0 is in both"):
+        assemble_prediction(plan, [parts[0], parts[0], parts[1]], out, (4, 32, 32), (1, 1, 1), progress=False)
+    other = plan_for(image.shape, PATCH, 0.25, (4, 32, 32))
+    with pytest.raises(ValueError, match="predicted with another plan"):
+        assemble_prediction(other, parts, out, (4, 32, 32), (1, 1, 1), progress=False)
+    np.save(parts[1] / f"block{plan.count - 1}.npy", np.zeros((2, 2, 2), np.float32))
+    with pytest.raises(ValueError, match="truncated or foreign partial"):
+        assemble_prediction(plan, parts, out, (4, 32, 32), (1, 1, 1), progress=False)
+    assert not out.exists()
+
+
+def test_block_plan_partitions_the_windows_and_bounds_the_footprint():
+    grid = WindowGrid.of((37, 300, 251), (8, 64, 64), 0.5)
+    plan = BlockPlan.of(grid, (20, 130, 100))
+    seen = []
+    for b in plan.blocks():
+        foot = plan.footprint(b)
+        assert all(hi - lo <= lim for (lo, hi), lim in zip(foot, (20, 130, 100)))
+        seen += grid.windows(plan.window_indices(b))
+    assert sorted(seen) == sorted(grid.windows()) and len(seen) == len(set(seen))
+    jobs = [list(plan.job_blocks(j, 4)) for j in range(4)]
+    assert sum(jobs, []) == list(range(plan.count)) and max(map(len, jobs)) - min(map(len, jobs)) <= 1
+    box = ((10, 30), (100, 200), (0, 251))
+    touching = {b for b in plan.blocks() if all(lo < h and hi > l for (lo, hi), (l, h) in zip(plan.footprint(b), box))}
+    assert plan.blocks_touching(box) == sorted(touching)
+    with pytest.raises(ValueError, match="job 4 is not in 0..3"):
+        plan.job_blocks(4, 4)
 
 
 class RecordingArray:
@@ -79,21 +133,45 @@ class RecordingArray:
         self.array, self.shape, self.dtype, self.reads = array, array.shape, array.dtype, []
 
     def __getitem__(self, key):
-        block = self.array[key]
         self.reads.append(key)
-        return block
+        return self.array[key]
 
 
-def test_memory_is_bounded_by_the_chunk_and_every_voxel_is_read(tmp_path):
+def test_reads_are_bounded_by_one_block_and_cover_the_volume(tmp_path):
     image = RecordingArray(_volume((12, 192, 192), seed=2))
-    model = torch.nn.Conv3d(1, 1, 1)  # cheap: this test is about access, not accuracy
-    predict_to_zarr(model, image, tmp_path / "big.zarr", (4, 32, 32), (4, 64, 64), batch_size=16, progress=False)
-    sizes = [image.array[key].size for key in image.reads]
-    assert max(sizes) < image.array.size / 4
+    block = (8, 64, 64)
+    predict_to_zarr(TorchRunner(torch.nn.Conv3d(1, 1, 1)), image, tmp_path / "big.zarr", PATCH, (4, 64, 64),
+                    batch_size=16, block_zyx=block, progress=False)
+    assert max(image.array[key].size for key in image.reads) <= np.prod(block)
     seen = np.zeros(image.shape, bool)
     for key in image.reads:
         seen[key] = True
     assert seen.all()
+
+
+def test_ome_zarr_reads_back_with_scale_axes_pyramid_and_label(tmp_path):
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Label, Multiscales, Reader
+
+    image, out = _volume((6, 1100, 300), seed=6), tmp_path / "pred.zarr"
+    predict_to_zarr(TorchRunner(torch.nn.Conv3d(1, 1, 1)), image, out, PATCH, (4, 256, 256), batch_size=16,
+                    block_zyx=(8, 512, 512), voxel_nm=(30.0, 8.0, 8.0), attrs={"model": "m.pt"}, progress=False)
+    nodes = list(Reader(parse_url(str(out)))())
+    image_node = next(n for n in nodes if n.load(Multiscales) and not n.load(Label))
+    label_node = next(n for n in nodes if n.load(Label))
+    for node, dtype in ((image_node, np.float32), (label_node, np.uint8)):
+        assert [tuple(d.shape) for d in node.data] == [(6, 1100, 300), (6, 550, 150), (3, 275, 75)]
+        assert node.data[0].dtype == dtype
+        scales = [t[0]["scale"] for t in node.metadata["coordinateTransformations"]]
+        assert scales == [[30.0, 8.0, 8.0], [30.0, 16.0, 16.0], [60.0, 32.0, 32.0]]
+        assert [(a["name"], a["unit"]) for a in node.metadata["axes"]] == [("z", "nanometer"), ("y", "nanometer"), ("x", "nanometer")]
+    level0, level1 = (np.asarray(image_node.data[i]) for i in (0, 1))
+    np.testing.assert_allclose(level1, level0.reshape(6, 550, 2, 150, 2).mean(axis=(2, 4)), atol=1e-6)
+    labels = [np.asarray(d) for d in label_node.data]
+    assert np.array_equal(labels[1], labels[0][:, ::2, ::2]) and np.array_equal(labels[2], labels[1][::2, ::2, ::2])
+    root = json.loads((out / "zarr.json").read_text())
+    assert root["attributes"]["ome"]["version"] == "0.5" and prediction_info(out)["model"] == "m.pt"
+    assert not any(p.name.startswith(".snakemake") for p in out.rglob("*"))
 
 
 class FailsOnCall(torch.nn.Module):
@@ -108,83 +186,29 @@ class FailsOnCall(torch.nn.Module):
         return self.conv(x)
 
 
-def _leftovers(directory, name):
-    return [p.name for p in directory.iterdir() if re.fullmatch(re.escape(name) + r"\.(tmp|old)-.*", p.name)]
+def _leftovers(directory):
+    return sorted(p.name for p in directory.iterdir() if re.search(r"\.(tmp|old)-|\.parts$", p.name))
 
 
 def test_interrupted_run_leaves_nothing_and_rerun_succeeds(tmp_path):
     image, out = _volume((8, 64, 64), seed=3), tmp_path / "pred.zarr"
     with pytest.raises(RuntimeError, match="simulated crash"):
-        predict_to_zarr(FailsOnCall(3), image, out, (4, 32, 32), (4, 32, 32), batch_size=1, progress=False)
-    assert not out.exists() and _leftovers(tmp_path, out.name) == []
+        predict_to_zarr(TorchRunner(FailsOnCall(3)), image, out, PATCH, (4, 32, 32), batch_size=1, progress=False)
+    assert not out.exists() and _leftovers(tmp_path) == []
 
-    (tmp_path / f"{out.name}.tmp-deadbeef" / "prob").mkdir(parents=True)  # as a killed process would leave
-    model = FailsOnCall(0)
-    predict_to_zarr(model, image, out, (4, 32, 32), (4, 32, 32), progress=False)
-    assert _leftovers(tmp_path, out.name) == []
-    first = zarr.open_group(out, mode="r")["prob"][...]
-    predict_to_zarr(model, image, out, (4, 32, 32), (8, 64, 64), threshold=0.3, progress=False)  # overwrite
-    group = zarr.open_group(out, mode="r")
-    assert group.attrs["threshold"] == 0.3 and np.array_equal(group["prob"][...], first)
-    assert _leftovers(tmp_path, out.name) == []
-
-
-def _sphere(radius: int = 8, size: int = 24, centre: int = 12) -> np.ndarray:
-    z, y, x = np.ogrid[:size, :size, :size]
-    return ((z - centre) ** 2 + (y - centre) ** 2 + (x - centre) ** 2 <= radius**2).astype(np.uint8)
+    (tmp_path / f"{out.name}.tmp-deadbeef" / "0").mkdir(parents=True)  # as a killed process would leave
+    runner = TorchRunner(FailsOnCall(0))
+    predict_to_zarr(runner, image, out, PATCH, (4, 32, 32), progress=False)
+    assert _leftovers(tmp_path) == []
+    first = open_prediction(out)[0][...]
+    predict_to_zarr(runner, image, out, PATCH, (8, 64, 64), threshold=0.3, block_zyx=(4, 32, 32), progress=False)  # overwrite
+    assert prediction_info(out)["threshold"] == 0.3 and np.array_equal(open_prediction(out)[0][...], first)
+    assert _leftovers(tmp_path) == [] and zarr.open_group(out, mode="r")["0"].chunks == (8, 64, 64)
 
 
-def _signed_volume(xyz: np.ndarray, faces: np.ndarray) -> float:
-    a, b, c = (xyz[faces[:, i]].astype(np.float64) for i in range(3))
-    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6)
-
-
-def test_sphere_mesh_is_in_physical_units():
-    spacing = np.array([50.0, 8.0, 8.0])
-    verts, faces = mesh_from_mask(_sphere(), spacing)
-    assert verts.shape[1] == 3 and faces.shape[1] == 3 and len(faces)
-    assert faces.min() >= 0 and faces.max() < len(verts)
-    centre, radius = 12 * spacing, 8 * spacing
-    np.testing.assert_array_less(np.abs(verts.min(0) - (centre - radius)), spacing)
-    np.testing.assert_array_less(np.abs(verts.max(0) - (centre + radius)), spacing)
-    assert _signed_volume(verts, faces) > 0  # right-hand normals point out in (z, y, x) too
-
-
-def test_mask_touching_the_border_gives_a_closed_mesh():
-    mask = np.zeros((6, 10, 10), np.uint8)
-    mask[:3, :5, :5] = 1
-    verts, faces = mesh_from_mask(mask, (1, 1, 1))
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    _, counts = np.unique(edges, axis=0, return_counts=True)
-    assert (counts == 2).all()  # every edge shared by two triangles: watertight
-    assert verts.min() == pytest.approx(-0.5) and mesh_from_mask(np.zeros((4, 4, 4)), (1, 1, 1))[0].shape == (0, 3)
-
-
-def _read_ply(path):
-    data = path.read_bytes()
-    end = data.index(b"end_header\n") + len(b"end_header\n")
-    header = data[:end].decode("ascii")
-    n_v = int(re.search(r"element vertex (\d+)", header)[1])
-    n_f = int(re.search(r"element face (\d+)", header)[1])
-    assert "binary_little_endian" in header and len(data) == end + 12 * n_v + 13 * n_f
-    xyz = np.frombuffer(data, "<f4", 3 * n_v, end).reshape(n_v, 3)
-    rec = np.frombuffer(data, [("n", "u1"), ("v", "<i4", (3,))], n_f, end + 12 * n_v)
-    assert (rec["n"] == 3).all()
-    return xyz, rec["v"]
-
-
-def test_ply_and_obj_round_trip_with_outward_normals(tmp_path):
-    spacing = (50.0, 8.0, 8.0)
-    verts, faces = mesh_from_mask(_sphere(), spacing)
-    write_ply(tmp_path / "m.ply", verts, faces)
-    write_obj(tmp_path / "m.obj", verts, faces)
-    xyz, tri = _read_ply(tmp_path / "m.ply")
-    np.testing.assert_allclose(xyz, verts[:, ::-1])
-    lines = (tmp_path / "m.obj").read_text().splitlines()
-    obj_v = np.array([line.split()[1:] for line in lines if line.startswith("v ")], float)
-    obj_f = np.array([line.split()[1:] for line in lines if line.startswith("f ")], int) - 1
-    assert len(obj_v) == len(verts) and len(obj_f) == len(faces)
-    np.testing.assert_allclose(obj_v, xyz, rtol=1e-6)
-    assert np.array_equal(obj_f, tri)
-    ideal = 4 / 3 * np.pi * 8**3 * np.prod(spacing)
-    assert _signed_volume(xyz, tri) == pytest.approx(ideal, rel=0.1)  # positive: normals point out
+def test_chunk_boxes_tile_the_volume():
+    boxes = chunk_boxes((5, 7, 3), (2, 3, 3))
+    covered = np.zeros((5, 7, 3), int)
+    for box in boxes:
+        covered[tuple(slice(a, b) for a, b in box)] += 1
+    assert (covered == 1).all() and len(boxes) == 3 * 3 * 1

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -15,7 +16,11 @@ from workflow_helpers import job_outputs, job_resources, job_stats
 from vemtransfer import grid
 from vemtransfer.baselines import rows as baseline_rows
 from vemtransfer.config import Config, load_config
-from vemtransfer.layout import SPLITS, Layout
+from vemtransfer.checkpoint import load_model
+from vemtransfer.layout import SPLITS, Layout, zarr_marker
+from vemtransfer.ome import open_prediction
+from vemtransfer.runners import make_runner
+from vemtransfer.volume import predict_to_zarr
 
 pytestmark = pytest.mark.workflow
 
@@ -34,7 +39,8 @@ def test_paper_config_dry_run_has_the_papers_job_counts(repo, tmp_path):
     assert jobs["evaluate_model"] == 201
     assert jobs["prepare_task"] == 9 and jobs["download_dataset"] == 5  # UroCell's 3 folds; rat liver twice: tasks, Fig. 5 volume
     assert jobs["make_table2"] == 1 and jobs["plot_fig2"] == 1
-    assert jobs["predict_test"] == 6 and jobs["predict_volume"] == 2 and jobs["mesh_volume"] == 2
+    assert jobs["predict_test"] == 6 and jobs["mesh_volume"] == 2
+    assert jobs["predict_blocks"] == 2 * 4 and jobs["assemble_prediction"] == 2  # prediction.jobs: 4 per Fig. 5 organelle
     assert all(jobs[f"plot_fig{i}"] == 1 for i in (3, 4, 5))
     assert jobs["make_table3"] == 1 and jobs["segment_sam2"] == 4  # Table 3 is part of `all`
     assert _layout_outputs(load_config(repo / "config" / "config.yaml")) == job_outputs(res.stdout + res.stderr)
@@ -57,9 +63,10 @@ def _layout_outputs(cfg: Config) -> dict[str, set[str]]:
         "pretrain_model": {p for r in runs if r.is_pretrain for p in (L.model(r.model_id), L.history(r.model_id))},
         "finetune_model": {p for r in runs if not r.is_pretrain for p in (L.model(r.model_id), L.history(r.model_id))},
         "evaluate_model": {L.metrics(r.model_id) for r in runs},
-        "predict_test": {L.test_prediction(r.model_id) for r in figure_runs["fig3"] + figure_runs["fig4"]},
+        "predict_test": {zarr_marker(L.test_prediction(r.model_id)) for r in figure_runs["fig3"] + figure_runs["fig4"]},
         "prepare_volume": {L.volume_image("fig5"), L.volume_info("fig5")},
-        "predict_volume": {L.volume_prediction(o) for o in figs["fig5"]["models"]},
+        "predict_blocks": {L.prediction_blocks(f"fig5-{o}", j) for o in figs["fig5"]["models"] for j in range(cfg.raw["prediction"]["jobs"])},
+        "assemble_prediction": {zarr_marker(L.volume_prediction(o)) for o in figs["fig5"]["models"]},
         "mesh_volume": {L.volume_mesh(o) for o in figs["fig5"]["models"]},
         "make_table2": {L.table(n) for n in ("table2.csv", "table2.md", "table2_long.csv", "table2_paper_vs_ours.csv", "source_gains.csv",
                                              "source_ranking.csv", "source_ranking.md")} | {L.figure("table2_heatmap.png")},
@@ -135,6 +142,7 @@ def test_tiny_workflow_runs_end_to_end_and_reruns_only_what_is_missing(repo, tmp
     for fig in ("fig3", "fig4", "fig5"):
         assert (results / "figures" / f"{fig}.png").stat().st_size > 10_000
     assert (results / "meshes" / "mito.ply").read_bytes().startswith(b"ply")
+    _blockwise_equals_one_job(tmp_path, tiny_config_file)
     report = snakemake(repo, tmp_path, "--report", str(tmp_path / "report.html"), *run)
     assert report.returncode == 0 and (tmp_path / "report.html").stat().st_size > 100_000, report.stderr[-2000:]
 
@@ -145,6 +153,43 @@ def test_tiny_workflow_runs_end_to_end_and_reruns_only_what_is_missing(repo, tmp
     redo = snakemake(repo, tmp_path, str(results / "tables" / "table2.csv"), *run)
     assert redo.returncode == 0, redo.stderr[-3000:]
     assert job_stats(redo.stdout + redo.stderr) == {"make_table2": 1}
+
+
+def _blockwise_equals_one_job(workdir, config_file) -> None:
+    """The Fig. 5 volume, predicted by prediction.jobs block jobs and assembled, equals one
+    predict_to_zarr over the prepared volume with the same model, engine and block, bit for bit;
+    the block jobs' partial sums (temp outputs) are gone."""
+    cfg = load_config(config_file)
+    spec, L = cfg.raw["prediction"], Layout.of(cfg.raw)
+    assert spec["jobs"] > 1
+    for organelle in cfg.raw["figures"]["fig5"]["models"]:
+        run = grid.figure_runs(cfg.raw["figures"], cfg.experiment)["fig5"][list(cfg.raw["figures"]["fig5"]["models"]).index(organelle)]
+        runner = make_runner(spec["engine"], load_model(workdir / L.model(run.model_id)), "cpu", cfg.patch_size, threads=1)
+        image = np.load(workdir / L.volume_image("fig5"), mmap_mode="r")
+        one = workdir / "one_job.zarr"
+        predict_to_zarr(runner, image, one, cfg.patch_size, spec["chunk"], cfg.evaluation.overlap, cfg.evaluation.batch_size,
+                        cfg.evaluation.threshold, spec["block"], progress=False)
+        blockwise = open_prediction(workdir / L.volume_prediction(organelle))
+        for a, b in zip(blockwise, open_prediction(one)):
+            assert np.array_equal(a[...], b[...])
+    assert not list((workdir / L.prediction_blocks("x", 0)).parent.parent.rglob("*.npy"))
+
+
+def test_a_missing_block_job_reruns_alone(repo, tmp_path, tiny_raw):
+    """Blockwise prediction: when one block job's output is missing (killed, or never run), only
+    that block job and the assembly are planned, not the other blocks."""
+    tiny_raw["figures"] = {"fig5": tiny_raw["figures"]["fig5"]}
+    config = tmp_path / "blocks.yaml"
+    config.write_text(yaml.safe_dump(tiny_raw))
+    cfg, run = load_config(config), ("--cores", "2", "--configfile", str(config))
+    L, key = Layout.of(cfg.raw), "fig5-mito"
+    assert cfg.raw["prediction"]["jobs"] == 2
+    done = snakemake(repo, tmp_path, L.prediction_blocks(key, 0), *run)  # job 1 of 2 "was killed"
+    assert done.returncode == 0, done.stderr[-3000:]
+    plan = snakemake(repo, tmp_path, "-n", zarr_marker(L.volume_prediction("mito")), *run)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert job_stats(plan.stdout + plan.stderr) == {"predict_blocks": 1, "assemble_prediction": 1}
+    assert L.prediction_blocks(key, 1) in plan.stdout + plan.stderr
 
 
 def test_task_with_folds_trains_and_scores_each_repeat_on_its_fold(repo, tmp_path, tiny_raw):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from vemtransfer.config import NO_PRETRAIN, Config, ConfigError, load_config
+from vemtransfer.config import ENGINES, NO_PRETRAIN, Config, ConfigError, load_config
 from vemtransfer.grid import PRETRAIN_BUDGET, Run, job_counts, pretrained_run
 from vemtransfer.layout import Layout
 
@@ -127,20 +127,32 @@ def _export(args: argparse.Namespace) -> None:
 def _predict(args: argparse.Namespace) -> None:
     import torch
 
-    from vemtransfer.export import PreprocessedVolume, load_for_prediction
-    from vemtransfer.volume_io import open_volume
     from vemtransfer.device import pick_device
+    from vemtransfer.export import PreprocessedVolume, load_for_prediction
+    from vemtransfer.runners import make_runner
     from vemtransfer.volume import predict_to_zarr
+    from vemtransfer.volume_io import open_volume
 
     torch.set_num_threads(args.threads)
     model, meta = load_for_prediction(args.model)
     raw = open_volume(args.input)
     if raw.dtype != "uint8" or len(raw.shape) != 3:
         raise SystemExit(f"vemtransfer: {args.input} is {raw.dtype} {tuple(raw.shape)}; expected a uint8 (z, y, x) volume")
-    device = pick_device(args.device)
-    summary = predict_to_zarr(model.to(device), PreprocessedVolume(raw, meta["preprocess"]), args.output, meta["patch_size"],
-                              args.chunk, meta["overlap"], args.batch_size, device, True, meta["threshold"])
-    print(f"{args.output}: prob + mask {summary['shape']} in {summary['seconds']:.1f} s")
+    voxel = args.voxel_nm or meta.get("voxel_nm") or (1.0, 1.0, 1.0)
+    runner = make_runner(args.engine, model, pick_device(args.device), meta["patch_size"], amp=True, threads=args.threads)
+    summary = predict_to_zarr(runner, PreprocessedVolume(raw, meta["preprocess"]), args.output, meta["patch_size"], args.chunk,
+                              meta["overlap"], args.batch_size, meta["threshold"], args.block, voxel, {"model": str(args.model)})
+    print(f"{args.output}: OME-Zarr probability + labels/mask {summary['shape']} at {voxel} nm in {summary['seconds']:.1f} s "
+          f"({summary['windows']} windows, {runner.description})")
+
+
+def _measure(args: argparse.Namespace) -> None:
+    from vemtransfer.jobs.measurement import measure_prediction
+
+    out = args.out or Path(args.prediction).parent
+    summary = measure_prediction(args.prediction, out / "morphometrics.csv", out / "morphometrics.json", out / "size_distribution.png",
+                                 args.chunk, args.connectivity)
+    print(f"{out / 'morphometrics.csv'}: {summary['count']} objects, volume fraction {summary['volume_fraction']:.4f}")
 
 
 def _run_args(defaults: bool = True) -> argparse.ArgumentParser:
@@ -180,12 +192,25 @@ def build_parser() -> argparse.ArgumentParser:
     pd_ = sub.add_parser("predict", help="predict a whole volume (TIFF, .npy or Zarr) with an exported or trained model")
     pd_.add_argument("--model", type=Path, required=True, help="exported folder (model.ts + model.json) or a model.pt")
     pd_.add_argument("--input", type=Path, required=True, help="raw uint8 (z, y, x) volume: multi-page .tif/.tiff, a folder of per-section TIFFs, .npy, a Zarr array/group or OME-Zarr")
-    pd_.add_argument("--output", type=Path, required=True, help="output .zarr (arrays prob and mask)")
-    pd_.add_argument("--chunk", type=int, nargs=3, default=[32, 512, 512], metavar=("Z", "Y", "X"), help="output chunk (memory bound)")
+    pd_.add_argument("--output", type=Path, required=True, help="output OME-Zarr (.zarr: probability image + labels/mask); napari opens it")
+    pd_.add_argument("--chunk", type=int, nargs=3, default=[32, 512, 512], metavar=("Z", "Y", "X"), help="OME-Zarr chunk")
+    pd_.add_argument("--block", type=int, nargs=3, default=[64, 1024, 1024], metavar=("Z", "Y", "X"),
+                     help="most voxels one block of windows covers (memory: its input + float32 sums)")
+    pd_.add_argument("--voxel-nm", type=float, nargs=3, default=None, metavar=("Z", "Y", "X"),
+                     help="voxel size of the prediction in nm (default: the exported model's, else 1)")
     pd_.add_argument("--batch-size", type=int, default=4)
     pd_.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
     pd_.add_argument("--threads", type=int, default=1)
+    pd_.add_argument("--engine", choices=ENGINES, default="auto",
+                     help="auto: PyTorch on a GPU; on a CPU OpenVINO, else ONNX Runtime, else PyTorch (the fastest with equal masks)")
     pd_.set_defaults(func=_predict)
+    me = sub.add_parser("measure", help="numbers per organelle of a prediction (OME-Zarr): morphometrics.csv, its summary and a size histogram")
+    me.add_argument("prediction", type=Path, help="a prediction .zarr (from the workflow or vemtransfer predict)")
+    me.add_argument("--out", type=Path, default=None, help="folder of the outputs (default: beside the prediction)")
+    me.add_argument("--chunk", type=int, nargs=3, default=None, metavar=("Z", "Y", "X"), help="labelling chunk (default: the mask's chunks)")
+    me.add_argument("--connectivity", type=int, choices=(1, 2, 3), default=1,
+                    help="voxels joined across faces (1), also edges (2), also corners (3)")
+    me.set_defaults(func=_measure)
     return p
 
 

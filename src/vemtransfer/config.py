@@ -507,6 +507,10 @@ def _task(tid: str, t: Mapping[str, Any]) -> TaskSpec:
     )
 
 
+ENGINES = ("auto", "torch", "onnxruntime", "openvino")
+"""Values of ``prediction.engine`` (and ``vemtransfer predict --engine``); the schema lists the same."""
+
+
 RENAMED = "`sources` is now `datasets` (raw data); `source` means a pretraining task only"
 """Why a config written before the rename fails: the raw inputs and the pretraining tasks were both "source"."""
 
@@ -532,15 +536,24 @@ def _renamed_keys(raw: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _moved_keys(raw: Mapping[str, Any]) -> list[str]:
+    """Keys that moved to another section, one line each (checked with :func:`_renamed_keys`)."""
+    figs = raw.get("figures")
+    if isinstance(figs, Mapping) and "chunk" in figs:
+        return ["figures.chunk: move to prediction.chunk (every whole-volume prediction's settings are under prediction)"]
+    return []
+
+
 def validate_config(raw: Mapping[str, Any]) -> Config:
     """Check ``raw`` against the schema and cross-references; return it as a :class:`Config`.
 
     Raises :class:`ConfigError` listing every problem, each prefixed by its key path; a config
     that still uses the old names (:func:`_renamed_keys`) gets only those.
     """
-    renamed = _renamed_keys(raw)
-    if renamed:
-        raise ConfigError(f"config uses the old names: {RENAMED}\n  " + "\n  ".join(renamed))
+    renamed, moved = _renamed_keys(raw), _moved_keys(raw)
+    if renamed or moved:
+        parts = ([f"config uses the old names: {RENAMED}", *renamed] if renamed else []) + (["config uses moved keys:", *moved] if moved else [])
+        raise ConfigError("\n  ".join(parts).replace("\n  config uses", "\nconfig uses"))
     raw = apply_recipe(copy.deepcopy(dict(raw)))
     errors = _schema_errors(raw)
     if not errors:

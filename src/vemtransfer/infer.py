@@ -9,24 +9,11 @@ than one window along an axis are mirror-padded and cropped back.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-
 import numpy as np
 import torch
 
 from vemtransfer.data import normalise
-
-
-def window_starts(n: int, p: int, overlap: float) -> list[int]:
-    """Window starts covering ``[0, n)`` with windows of ``p`` overlapping by ``overlap``;
-    the last window is flush with the far edge."""
-    if n <= p:
-        return [0]
-    step = max(1, int(round(p * (1 - overlap))))
-    starts = list(range(0, n - p + 1, step))
-    if starts[-1] != n - p:
-        starts.append(n - p)
-    return starts
+from vemtransfer.tiling import WindowGrid, window_starts  # noqa: F401 - window_starts is part of this API
 
 
 def blend_weight(size: tuple[int, ...]) -> np.ndarray:
@@ -76,14 +63,6 @@ def memory_format(channels_last: bool) -> torch.memory_format:
     return torch.channels_last_3d if channels_last else torch.contiguous_format
 
 
-def _windows(shape: tuple[int, ...], size: tuple[int, ...], overlap: float) -> Iterator[tuple[slice, ...]]:
-    starts = [window_starts(n, p, overlap) for n, p in zip(shape, size)]
-    for z in starts[0]:
-        for y in starts[1]:
-            for x in starts[2]:
-                yield tuple(slice(o, o + p) for o, p in zip((z, y, x), size))
-
-
 @torch.no_grad()
 def predict_volume(
     model: torch.nn.Module,
@@ -109,7 +88,7 @@ def predict_volume(
     norm = np.zeros(padded.shape, dtype=np.float32)
     was_training = model.training
     model.eval()
-    windows = list(_windows(padded.shape, patch_size, overlap))
+    windows = [tuple(slice(s, s + p) for s, p in zip(w, patch_size)) for w in WindowGrid.of(padded.shape, patch_size, overlap).windows()]
     try:
         for i in range(0, len(windows), batch_size):
             batch = windows[i : i + batch_size]

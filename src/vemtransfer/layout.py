@@ -20,6 +20,23 @@ from typing import Any
 
 SPLITS = ("train", "val", "test")
 PATCH_INDEX = "patches.json"
+ZARR_MARKER = "zarr.json"
+
+
+def zarr_marker(store: str) -> str:
+    """What a rule declares for a Zarr store it writes: the store's root metadata file.
+
+    A ``directory()`` output would make Snakemake put a ``.snakemake_timestamp`` file inside
+    the store, which Zarr readers and viewers report as an unknown object."""
+    return f"{store}/{ZARR_MARKER}"
+
+
+def zarr_store(marker: str | Path) -> Path:
+    """The store of a :func:`zarr_marker` path."""
+    path = Path(marker)
+    if path.name != ZARR_MARKER:
+        raise ValueError(f"{marker} is not a Zarr store's {ZARR_MARKER}")
+    return path.parent
 
 
 def split_files(folder: str | Path, split: str) -> tuple[Path, Path]:
@@ -93,6 +110,11 @@ class Layout:
         """The Fig. 5 volume predicted by its ``organelle`` model."""
         return f"{self.results}/predictions/volume/{organelle}.zarr"
 
+    def prediction_blocks(self, key: str, job: int | str) -> str:
+        """Job ``job``'s partial sums of a blockwise whole-volume prediction (temporary):
+        ``key`` is ``fig5-<organelle>`` or a recommend task."""
+        return f"{self.results}/predictions/blocks/{key}/job{job}"
+
     def volume_mesh(self, organelle: str) -> str:
         return f"{self.results}/meshes/{organelle}.ply"
 
@@ -104,7 +126,8 @@ class Layout:
 
     def recommend(self, task: str, name: str) -> str:
         """A recommend task's outputs: ``recommendation.md``/``.csv``, ``learning_curve.png``,
-        ``chosen_model.json``, ``prediction.zarr``, ``prediction.ply``."""
+        ``chosen_model.json``, ``prediction.zarr``, ``prediction.ply``, ``morphometrics.csv``/``.json``,
+        ``size_distribution.png``."""
         return f"{self.results}/recommend/{task}/{name}"
 
     def baseline_metrics(self, task: str, method: str) -> str:

@@ -1,63 +1,65 @@
-"""Whole-volume inference into Zarr, chunk by chunk, and surface meshes of the result.
+"""Whole-volume prediction of any size: every window once, in blocks, into OME-Zarr.
 
-Fig. 5 segments the whole rat-liver volume (219 sections at 2000 x 2000): its float32
-probability and blending buffers alone would need ~7 GB each, so ``infer.predict_volume``
-(which holds the padded volume and two accumulators in RAM) does not scale to it or to
-users' own volumes. ``predict_to_zarr`` walks the output in chunks instead and keeps only
-one chunk (plus the input halo its windows need) in memory.
+Fig. 5 segments a 219 x 2000 x 2000 volume and labs bring 10^10-10^12 voxels, so
+``infer.predict_volume`` (the volume and two float32 accumulators in RAM) does not scale.
+Here the sliding windows are fixed once on the whole volume (``tiling.WindowGrid``, the
+grid ``predict_volume`` uses) and grouped into blocks (``tiling.BlockPlan``):
 
-Chunking must not change the answer. We use the *global* window grid that
-``predict_volume`` would use on the whole volume (same starts, patch, overlap and Gaussian
-blend weight); for each output chunk we run exactly the windows that intersect it, read
-their joint bounding box from the input as the halo, and blend their outputs over the
-chunk's voxels. Every voxel therefore receives the same weighted contributions as in the
-unchunked run, so the result matches it to float tolerance. The price is that windows
-straddling a chunk border are run once per chunk they touch (``summary["windows_run"]``
-versus ``summary["windows"]``); chunks several patches wide keep that overhead small.
+1. ``predict_blocks`` runs each window of its blocks exactly once and stores, per block, the
+   blend-weighted sum of its windows over the block's footprint (a ``.npy`` partial). Blocks
+   are independent, so N jobs (N GPUs, a SLURM array) can each take a share.
+2. ``assemble_prediction`` walks the output chunk by chunk: the sum of the partials of the
+   blocks touching the chunk (in block order), divided by the sum of the blend weights of
+   the windows touching it, is exactly the blend ``predict_volume`` computes (to float
+   rounding: the additions are grouped by block). It writes OME-Zarr (``ome.py``) and the
+   pyramid.
 
-The Zarr store is built in ``<out>.tmp-<random>`` and renamed onto ``<out>`` only when
-complete, so an interrupted run never leaves a directory that looks finished.
+The arithmetic depends only on the volume, patch, overlap and block shape, never on the
+number of jobs or the output chunk, so a blockwise run equals a single-job run bit for bit.
+Memory is bounded by one block's footprint (input + float32 partial) and a few output
+chunks; the partials take ~1.2-2x the volume in float32 on disk until assembled.
 
-``skimage`` and ``zarr`` are imported inside the functions that need them, so the rest
-of the package imports without these optional dependencies.
+Every directory is built under a temporary name and renamed into place when complete, so
+an interrupted job never leaves something that looks finished.
 """
 
 from __future__ import annotations
 
-import itertools
+import concurrent.futures
+import json
 import os
 import shutil
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from vemtransfer.data import normalise
-from vemtransfer.infer import autocast, blend_weight, window_starts
-from vemtransfer.storage import atomic_path
+from vemtransfer.infer import blend_weight
+from vemtransfer.runners import Runner
+from vemtransfer.storage import write_json
+from vemtransfer.tiling import Box, BlockPlan, WindowGrid, box_slices, chunk_boxes, intersect
 
-Box = tuple[tuple[int, int], ...]  # per axis (start, stop)
-
-
-def _chunk_boxes(shape: Sequence[int], chunk: Sequence[int]) -> list[Box]:
-    """Output chunks tiling ``shape`` in C order (the last ones clipped to the volume)."""
-    axes = [[(s, min(s + c, n)) for s in range(0, n, c)] for n, c in zip(shape, chunk)]
-    return list(itertools.product(*axes))
+PLAN_FILE = "plan.json"
 
 
-def _windows_for(box: Box, starts: Sequence[Sequence[int]], patch: Sequence[int]) -> list[tuple[int, ...]]:
-    """Starts of the global windows that overlap ``box``, in ``predict_volume``'s order."""
-    hit = [[s for s in ax if s < hi and s + p > lo] for ax, (lo, hi), p in zip(starts, box, patch)]
-    return list(itertools.product(*hit))
+def plan_for(shape: Sequence[int], patch: Sequence[int], overlap: float, block_zyx: Sequence[int]) -> BlockPlan:
+    """The block plan of a volume; the same inputs give the same plan in every job."""
+    return BlockPlan.of(WindowGrid.of(shape, patch, overlap), block_zyx)
 
 
-def _read_halo(image: Any, lo: Sequence[int], hi: Sequence[int]) -> np.ndarray:
+def _plan_record(plan: BlockPlan) -> dict[str, Any]:
+    g = plan.grid
+    return {"shape": list(g.shape), "patch": list(g.patch), "overlap": g.overlap, "per_block": list(plan.per_block),
+            "blocks": plan.count, "windows": g.count}
+
+
+def _read_input(image: Any, lo: Sequence[int], hi: Sequence[int]) -> np.ndarray:
     """Input ``[lo, hi)``; where ``hi`` passes the volume (an axis shorter than one patch, so
     ``lo`` is 0 there) it is padded symmetrically exactly as ``predict_volume`` pads."""
     shape = image.shape
@@ -68,37 +70,51 @@ def _read_halo(image: Any, lo: Sequence[int], hi: Sequence[int]) -> np.ndarray:
     return np.pad(block, pad, mode="symmetric") if any(p for _, p in pad) else block
 
 
-def _predict_chunk(
-    model: torch.nn.Module, image: Any, box: Box, windows: list[tuple[int, ...]], patch: Sequence[int],
-    weight: np.ndarray, batch_size: int, device: torch.device, amp: bool,
-) -> np.ndarray:
-    """Blended float32 probability over ``box`` from the given (global) windows."""
-    lo = [min(w[a] for w in windows) for a in range(3)]
-    hi = [max(w[a] for w in windows) + p for a, p in enumerate(patch)]
-    halo = _read_halo(image, lo, hi)
-    shape = tuple(b - a for a, b in box)
-    acc = np.zeros(shape, np.float32)
-    norm = np.zeros(shape, np.float32)
+def _block_input(image: Any, plan: BlockPlan, block: int) -> np.ndarray:
+    windows = plan.grid.windows(plan.window_indices(block))
+    lo = windows[0]
+    hi = [max(w[a] for w in windows) + p for a, p in enumerate(plan.grid.patch)]
+    return _read_input(image, lo, hi)
+
+
+def block_partial(runner: Runner, halo: np.ndarray, plan: BlockPlan, block: int, batch_size: int) -> np.ndarray:
+    """Blend-weighted sum (float32) over ``block``'s footprint of its windows' probabilities.
+
+    ``halo`` is the block's input (``_block_input``); windows run ``batch_size`` at a time."""
+    grid, weight = plan.grid, blend_weight(plan.grid.patch)
+    foot = plan.footprint(block)
+    origin = [a for a, _ in foot]
+    windows = grid.windows(plan.window_indices(block))
+    acc = np.zeros([b - a for a, b in foot], np.float32)
     for i in range(0, len(windows), batch_size):
         batch = windows[i : i + batch_size]
-        tiles = [halo[tuple(slice(s - l, s - l + p) for s, l, p in zip(w, lo, patch))] for w in batch]
-        x = torch.from_numpy(np.stack([normalise(t) for t in tiles])[:, None]).to(device)
-        with autocast(device, amp):
-            prob = torch.sigmoid(model(x).float())[:, 0].cpu().numpy()
+        tiles = [halo[tuple(slice(s - o, s - o + p) for s, o, p in zip(w, origin, grid.patch))] for w in batch]
+        prob = runner(np.stack([normalise(t) for t in tiles])[:, None])
         for w, p in zip(batch, prob):
-            inter = [(max(s, a), min(s + n, b)) for s, n, (a, b) in zip(w, patch, box)]
-            src = tuple(slice(a - s, b - s) for s, (a, b) in zip(w, inter))
-            dst = tuple(slice(a - c, b - c) for (c, _), (a, b) in zip(box, inter))
-            acc[dst] += p[src] * weight[src]
-            norm[dst] += weight[src]
-    return acc / norm
+            inter = intersect(tuple((s, s + n) for s, n in zip(w, grid.patch)), foot)
+            src = box_slices(inter, w)
+            acc[box_slices(inter, origin)] += p[src] * weight[src]
+    return acc
+
+
+def _fresh_dir(out: Path) -> Path:
+    """A new temporary directory beside ``out``, after removing ones that interrupted runs left.
+
+    One writer per output is assumed (Snakemake guarantees it), so any such directory is stale."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for pattern in (f"{out.name}.tmp-*", f"{out.name}.old-*"):
+        for stale in out.parent.glob(pattern):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = out.with_name(f"{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    return tmp
 
 
 def _replace_dir(tmp: Path, out: Path) -> None:
-    """Move the finished store ``tmp`` onto ``out``, removing any previous ``out``.
+    """Move the finished directory ``tmp`` onto ``out``, removing any previous ``out``.
 
     A directory cannot be ``os.replace``d onto a non-empty one, so an old result is first
-    renamed aside; ``out`` is briefly absent but never holds a partial store."""
+    renamed aside; ``out`` is briefly absent but never holds a partial result."""
     if out.exists():
         old = out.with_name(f"{out.name}.old-{uuid.uuid4().hex[:8]}")
         os.replace(out, old)
@@ -108,128 +124,145 @@ def _replace_dir(tmp: Path, out: Path) -> None:
         os.replace(tmp, out)
 
 
-def _remove_stale(out: Path) -> None:
-    """Delete build and swap directories that earlier, interrupted runs left beside ``out``.
+def predict_blocks(runner: Runner, image: Any, plan: BlockPlan, blocks: Iterable[int], out_dir: str | Path,
+                   batch_size: int = 4, progress: bool = True) -> dict[str, Any]:
+    """Run ``blocks`` of ``plan`` over ``image`` and store their partials in ``out_dir``.
 
-    One writer per output is assumed (Snakemake guarantees it), so any such directory is stale."""
-    for pattern in (f"{out.name}.tmp-*", f"{out.name}.old-*"):
-        for stale in out.parent.glob(pattern):
-            shutil.rmtree(stale, ignore_errors=True)
-
-
-def _check_args(shape: Sequence[int], patch: Sequence[int], chunk: Sequence[int], overlap: float) -> None:
-    """Fail early with the offending values rather than deep inside the chunk loop."""
-    if len(shape) != 3 or len(patch) != 3 or len(chunk) != 3:
-        raise ValueError(f"need a (z, y, x) image, patch and chunk; got {shape}, {patch}, {chunk}")
-    if min(patch) < 1 or min(chunk) < 1:
-        raise ValueError(f"patch {tuple(patch)} and chunk {tuple(chunk)} must be positive")
-    if not 0 <= overlap < 1:
-        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
-
-
-@torch.no_grad()
-def predict_to_zarr(
-    model: torch.nn.Module, image: Any, out_path: str | Path, patch_size: Sequence[int], chunk_zyx: Sequence[int],
-    overlap: float = 0.5, batch_size: int = 4, device: torch.device | str = "cpu", amp: bool = True,
-    threshold: float = 0.5, progress: bool = True,
-) -> dict[str, Any]:
-    """Segment a uint8 (z, y, x) volume of any size into a Zarr v3 group at ``out_path``.
-
-    ``image`` is anything with ``.shape`` and numpy-style slicing (memmap, zarr array, ...);
-    it is read one chunk-plus-halo at a time, never whole. The group holds ``prob``
-    (float16: plenty for a probability, half the bytes of float32) and ``mask`` (uint8,
-    ``prob > threshold`` computed in float32, as ``evaluate`` thresholds), both chunked by
-    ``chunk_zyx`` and equal to ``predict_volume`` on the whole volume. Returns a summary.
-    """
-    import zarr
-
-    shape = tuple(int(n) for n in image.shape)
-    patch = tuple(int(p) for p in patch_size)
-    _check_args(shape, patch, chunk_zyx, overlap)
-    chunk = tuple(min(int(c), n) for c, n in zip(chunk_zyx, shape))
-    device = torch.device(device)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(out)
-    tmp = out.with_name(f"{out.name}.tmp-{uuid.uuid4().hex[:8]}")
-    starts = [window_starts(n, p, overlap) for n, p in zip(shape, patch)]
-    weight = blend_weight(patch)
-    boxes = _chunk_boxes(shape, chunk)
-    t0, runs = time.perf_counter(), 0
-    was_training = model.training
-    model.eval()
+    ``image`` is anything with ``.shape`` and numpy slicing (memmap, zarr array,
+    ``export.PreprocessedVolume``), read one block at a time; the next block's input is
+    read in a thread while the current one runs. ``out_dir`` holds ``block<b>.npy`` per
+    block and ``plan.json``; it appears only when complete."""
+    if tuple(int(n) for n in image.shape) != plan.grid.shape:
+        raise ValueError(f"image is {tuple(image.shape)} but the plan is for {plan.grid.shape}")
+    out = Path(out_dir)
+    tmp = _fresh_dir(out)
+    blocks = list(blocks)
+    t0 = time.perf_counter()
     try:
-        group = zarr.open_group(tmp, mode="w", zarr_format=3)
-        attrs = {"patch_size": list(patch), "overlap": overlap, "threshold": threshold, "chunk": list(chunk)}
-        group.attrs.update(attrs)
-        prob_arr = group.create_array("prob", shape=shape, chunks=chunk, dtype="float16", fill_value=0)
-        mask_arr = group.create_array("mask", shape=shape, chunks=chunk, dtype="uint8", fill_value=0)
-        for box in tqdm(boxes, desc=f"predict {out.name}", unit="chunk", file=sys.stderr, disable=not progress):
-            windows = _windows_for(box, starts, patch)
-            prob = _predict_chunk(model, image, box, windows, patch, weight, batch_size, device, amp)
-            region = tuple(slice(a, b) for a, b in box)
-            prob_arr[region] = prob.astype(np.float16)
-            mask_arr[region] = (prob > threshold).astype(np.uint8)
-            runs += len(windows)
+        with concurrent.futures.ThreadPoolExecutor(1) as reader:
+            pending = reader.submit(_block_input, image, plan, blocks[0]) if blocks else None
+            for i, block in enumerate(tqdm(blocks, desc=f"predict {out.name}", unit="block", file=sys.stderr, disable=not progress)):
+                halo = pending.result()
+                pending = reader.submit(_block_input, image, plan, blocks[i + 1]) if i + 1 < len(blocks) else None
+                np.save(tmp / f"block{block}.npy", block_partial(runner, halo, plan, block, batch_size))
+        windows = sum(int(np.prod([b - a for a, b in plan.window_indices(b)])) for b in blocks)
+        summary = {**_plan_record(plan), "job_blocks": blocks, "windows_run": windows, "runner": runner.description,
+                   "seconds": round(time.perf_counter() - t0, 3)}
+        write_json(tmp / PLAN_FILE, summary)
         _replace_dir(tmp, out)
     finally:
-        model.train(was_training)
         shutil.rmtree(tmp, ignore_errors=True)
-    n_windows = int(np.prod([len(s) for s in starts]))
-    return {"path": str(out), "shape": list(shape), "chunk": list(chunk), "chunks": len(boxes),
-            "windows": n_windows, "windows_run": runs, "seconds": round(time.perf_counter() - t0, 3)}
+    return summary
 
 
-def mesh_from_mask(
-    mask: Any, spacing_zyx: Sequence[float], level: float = 0.5, step_size: int = 1
-) -> tuple[np.ndarray, np.ndarray]:
-    """Triangle mesh of a binary (z, y, x) mask: float32 vertices (z, y, x) in physical units
-    (nm when ``spacing_zyx`` is in nm) and int32 faces wound counter-clockwise seen from
-    outside (right-hand normals point out; skimage's own winding is the reverse).
-
-    The mask (numpy or zarr) is loaded whole: marching cubes needs the full grid, and a
-    uint8 mask is a quarter the size of the probabilities that ``predict_to_zarr`` avoids
-    holding. It is padded with one voxel of background so objects touching the volume
-    border still get closed surfaces. An empty mask gives an empty mesh.
-    """
-    from skimage.measure import marching_cubes
-
-    volume = np.pad(np.asarray(mask[...], dtype=np.float32), 1)
-    if not volume.max() > level > volume.min():
-        return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int32)
-    spacing = tuple(float(s) for s in spacing_zyx)
-    verts, faces, _, _ = marching_cubes(volume, level=level, spacing=spacing, step_size=step_size)
-    return (verts - np.asarray(spacing)).astype(np.float32), faces[:, ::-1].astype(np.int32)
+def _partials(plan: BlockPlan, part_dirs: Sequence[str | Path]) -> dict[int, Path]:
+    """Each block's partial file, checking the jobs' plans agree and cover every block once."""
+    files: dict[int, Path] = {}
+    expected = _plan_record(plan)
+    for d in map(Path, part_dirs):
+        record = json.loads((d / PLAN_FILE).read_text())
+        if {k: record[k] for k in expected} != expected:
+            raise ValueError(f"{d} was predicted with another plan: {({k: record[k] for k in expected})} != {expected}")
+        for b in record["job_blocks"]:
+            if b in files:
+                raise ValueError(f"block {b} is in both {files[b].parent} and {d}")
+            files[b] = d / f"block{b}.npy"
+    missing = sorted(set(range(plan.count)) - set(files))
+    if missing:
+        raise ValueError(f"blocks {missing[:10]}{' ...' if len(missing) > 10 else ''} of {plan.count} have no partial in {list(map(str, part_dirs))}")
+    return files
 
 
-def _xyz(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(z, y, x) vertices as (x, y, z) for viewers; swapping axes mirrors the mesh, so the
-    winding is reversed too to keep normals pointing outwards."""
-    return np.asarray(verts, np.float32)[:, ::-1], np.asarray(faces, np.int32)[:, ::-1]
+class Partials:
+    """Read access to the blocks' partial sums, one region at a time.
+
+    Each read maps the ``.npy`` file, copies the region and unmaps it: a mapping kept open
+    would count every page read so far in the process's resident memory, which then grows
+    with the volume (4 MB per Mvoxel, measured) instead of staying at a few chunks."""
+
+    def __init__(self, plan: BlockPlan, files: dict[int, Path]) -> None:
+        self.files = files
+        for b, f in files.items():
+            expected = tuple(hi - lo for lo, hi in plan.footprint(b))
+            shape = np.load(f, mmap_mode="r").shape
+            if shape != expected:
+                raise ValueError(f"{f} is {shape}, not block {b}'s footprint {expected}: a truncated or foreign partial")
+
+    def __getitem__(self, key: tuple[int, tuple[slice, ...]]) -> np.ndarray:
+        block, region = key
+        mapped = np.load(self.files[block], mmap_mode="r")
+        try:
+            return np.array(mapped[region])
+        finally:
+            del mapped
 
 
-def write_ply(path: str | Path, verts: np.ndarray, faces: np.ndarray) -> None:
-    """Binary little-endian PLY (compact; read by MeshLab, Blender, Neuroglancer), atomically.
+def blend_chunk(plan: BlockPlan, partials: Partials, box: Box) -> np.ndarray:
+    """Probability over ``box``: the blocks' partial sums over it / the windows' weight sums."""
+    grid, weight = plan.grid, blend_weight(plan.grid.patch)
+    shape = [b - a for a, b in box]
+    origin = [a for a, _ in box]
+    acc = np.zeros(shape, np.float32)
+    for b in plan.blocks_touching(box):
+        foot = plan.footprint(b)
+        inter = intersect(foot, box)
+        region = box_slices(inter, [a for a, _ in foot])
+        acc[box_slices(inter, origin)] += partials[b, region]
+    norm = np.zeros(shape, np.float32)
+    for w in grid.windows_touching(box):
+        inter = intersect(tuple((s, s + n) for s, n in zip(w, grid.patch)), box)
+        norm[box_slices(inter, origin)] += weight[box_slices(inter, w)]
+    return acc / norm
 
-    ``verts`` are (z, y, x) as ``mesh_from_mask`` returns them; the file stores x, y, z."""
-    xyz, tri = _xyz(verts, faces)
-    header = (
-        "ply\nformat binary_little_endian 1.0\n"
-        f"element vertex {len(xyz)}\nproperty float x\nproperty float y\nproperty float z\n"
-        f"element face {len(tri)}\nproperty list uchar int vertex_indices\nend_header\n"
-    )
-    face_rec = np.empty(len(tri), dtype=[("n", "u1"), ("v", "<i4", (3,))])
-    face_rec["n"], face_rec["v"] = 3, tri
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(header.encode("ascii"))
-        fh.write(np.ascontiguousarray(xyz, dtype="<f4").tobytes())
-        fh.write(face_rec.tobytes())
+
+def assemble_prediction(plan: BlockPlan, part_dirs: Sequence[str | Path], out_path: str | Path, chunk_zyx: Sequence[int],
+                        voxel_nm: Sequence[float], threshold: float = 0.5, attrs: dict[str, Any] | None = None,
+                        progress: bool = True) -> dict[str, Any]:
+    """Blend the partials of ``part_dirs`` into an OME-Zarr prediction at ``out_path``.
+
+    The probability is float32; the mask is ``prob > threshold`` (as ``evaluate`` thresholds)."""
+    from vemtransfer.ome import build_pyramid, create_prediction
+
+    partials = Partials(plan, _partials(plan, part_dirs))
+    out = Path(out_path)
+    t0 = time.perf_counter()
+    tmp = _fresh_dir(out)
+    try:
+        info = {"patch_size": list(plan.grid.patch), "overlap": plan.grid.overlap, "threshold": threshold,
+                "block_windows": list(plan.per_block), **(attrs or {})}
+        root = create_prediction(tmp, plan.grid.shape, chunk_zyx, voxel_nm, info)
+        prob_arr, mask_arr = root["0"], root["labels/mask/0"]
+        boxes = chunk_boxes(plan.grid.shape, prob_arr.chunks)
+        for box in tqdm(boxes, desc=f"assemble {out.name}", unit="chunk", file=sys.stderr, disable=not progress):
+            prob = blend_chunk(plan, partials, box)
+            region = box_slices(box)
+            prob_arr[region] = prob
+            mask_arr[region] = (prob > threshold).astype(np.uint8)
+        build_pyramid(root)
+        _replace_dir(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"path": str(out), "shape": list(plan.grid.shape), "chunk": list(prob_arr.chunks), "chunks": len(boxes),
+            "seconds": round(time.perf_counter() - t0, 3)}
 
 
-def write_obj(path: str | Path, verts: np.ndarray, faces: np.ndarray) -> None:
-    """Wavefront OBJ (text, 1-based indices, x y z), atomically; for tools without PLY."""
-    xyz, tri = _xyz(verts, faces)
-    with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        np.savetxt(fh, xyz, fmt="v %.9g %.9g %.9g")
-        np.savetxt(fh, tri + 1, fmt="f %d %d %d")
+def predict_to_zarr(runner: Runner, image: Any, out_path: str | Path, patch_size: Sequence[int], chunk_zyx: Sequence[int],
+                    overlap: float = 0.5, batch_size: int = 4, threshold: float = 0.5, block_zyx: Sequence[int] | None = None,
+                    voxel_nm: Sequence[float] = (1.0, 1.0, 1.0), attrs: dict[str, Any] | None = None,
+                    progress: bool = True) -> dict[str, Any]:
+    """Predict a uint8 (z, y, x) volume of any size into OME-Zarr at ``out_path``, in one process.
 
+    The same blocks and arithmetic as a blockwise run (``predict_blocks`` + ``assemble_prediction``),
+    with the partials kept beside ``out_path`` until assembled. ``block_zyx`` defaults to the
+    output chunk. Returns a summary (``windows_run`` equals ``windows``: each window runs once)."""
+    plan = plan_for(image.shape, patch_size, overlap, block_zyx or chunk_zyx)
+    out = Path(out_path)
+    parts = out.with_name(f"{out.name}.parts")
+    t0 = time.perf_counter()
+    try:
+        predicted = predict_blocks(runner, image, plan, plan.blocks(), parts, batch_size, progress)
+        assembled = assemble_prediction(plan, [parts], out, chunk_zyx, voxel_nm, threshold, attrs, progress)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+    return {**assembled, "blocks": plan.count, "windows": plan.grid.count, "windows_run": predicted["windows_run"],
+            "runner": runner.description, "seconds": round(time.perf_counter() - t0, 3)}

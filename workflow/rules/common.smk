@@ -13,7 +13,7 @@ from vemtransfer.config import DATASET_ID_PATTERN, NO_PRETRAIN, TASK_ID_PATTERN,
 from vemtransfer.config_checks import region_errors
 from vemtransfer.datasets import DOWNLOAD_KINDS, needed_sections
 from vemtransfer.datasets.local import local_files
-from vemtransfer.layout import Layout
+from vemtransfer.layout import Layout, zarr_marker
 from vemtransfer.provenance import code_digest
 
 CFG = validate_config(config)  # one clear error naming the key, before anything runs
@@ -166,6 +166,7 @@ TABLES += [L.recommend(task, "recommendation.md") for task in RECOMMEND]
 # the test scores of every model a recommendation may choose, for its model card (export)
 TABLES += [L.metrics(run.model_id) for task in RECOMMEND if CFG.tasks[task].test is not None for run in recommend_candidates(task)]
 if CFG.raw["recommend"]["predict"]:
-    TABLES += [L.recommend(task, "prediction.zarr") for task in RECOMMEND]
+    TABLES += [zarr_marker(L.recommend(task, "prediction.zarr")) for task in RECOMMEND]
+    TABLES += [L.recommend(task, "morphometrics.csv") for task in RECOMMEND]
     if CFG.raw["recommend"]["meshes"]:
         TABLES += [L.recommend(task, "prediction.ply") for task in RECOMMEND]

@@ -1,18 +1,21 @@
-# Chunked Zarr predictions: test volumes of the models shown in Figs. 3-4, the Fig. 5 volume,
-# and each recommend task's whole volume with its recommended model.
+# OME-Zarr predictions: test volumes of the models shown in Figs. 3-4, the Fig. 5 volume, and
+# each recommend task's whole volume with its recommended model. Rules declare a store by its
+# root zarr.json (zarr_marker), so Snakemake puts no marker file inside it.
 
 FIG_RUNS = grid.figure_runs(FIGS, EXP)
-PREDICT_KEYS = ("patches.size", "evaluation", "train.amp", "figures.chunk")
+PREDICT_KEYS = ("patches.size", "evaluation", "train.amp", "prediction")
 
 
 rule predict_test:
     input:
         model=L.model("{model_id}"),
         test=eval_test,
+        patches=lambda w: L.patch_index(task_data(eval_target(w), w.model_id.rsplit("rep", 1)[1])),
     params:
-        **job("predict_test.py", *PREDICT_KEYS),
+        **job("predict_test.py", *PREDICT_KEYS, tasks=lambda w: [eval_target(w)],
+              datasets=lambda w: [CFG.tasks[eval_target(w)].dataset]),
     output:
-        directory(L.test_prediction("{model_id}")),
+        zarr_marker(L.test_prediction("{model_id}")),
     log:
         L.log("predict_test", "{model_id}"),
     benchmark:
@@ -56,18 +59,53 @@ rule prepare_volume:
         "../scripts/prepare_volume.py"
 
 
-rule predict_volume:
+# Whole-volume predictions, blockwise: prediction.jobs block jobs (each gpu=1, run in parallel
+# under a cluster profile), then one assembling job writes the OME-Zarr. A prediction's key
+# is fig5-<organelle> or a recommend task; its store is the Fig. 5 or the recommend path.
+PRED_JOBS = CFG.raw["prediction"]["jobs"]
+PRED_STORES = {f"fig5-{o}": L.volume_prediction(o) for o in (FIGS["fig5"]["models"] if "fig5" in FIGS else [])}
+PRED_STORES |= {task: L.recommend(task, "prediction.zarr") for task in RECOMMEND}
+STORE_KEYS = {store: key for key, store in PRED_STORES.items()}
+
+
+def prediction_volume(key):
+    """The prepared volume (``volume`` wildcard of prepare_volume) a prediction key covers."""
+    return "fig5" if key.startswith("fig5-") and key in PRED_STORES else key
+
+
+def prediction_runs(key):
+    """The candidate runs of a prediction: Fig. 5's one model, or every run a recommendation may choose."""
+    if prediction_volume(key) == "fig5":
+        return [fig5_run(key.removeprefix("fig5-"))]
+    return recommend_candidates(key)
+
+
+def prediction_models(key):
+    """{models: candidate model files[, choice: chosen_model.json]} of a prediction key."""
+    models = {"models": [L.model(run.model_id) for run in prediction_runs(key)]}
+    return models if prediction_volume(key) == "fig5" else {**models, "choice": L.recommend(key, "chosen_model.json")}
+
+
+def prediction_params(key):
+    return {"key": key, "model_ids": [run.model_id for run in prediction_runs(key)]}
+
+
+rule predict_blocks:
     input:
-        model=lambda w: L.model(fig5_run(w.organelle).model_id),
-        image=L.volume_image("fig5"),
+        unpack(lambda w: prediction_models(w.key)),
+        image=lambda w: L.volume_image(prediction_volume(w.key)),
     params:
-        **job("predict_volume.py", *PREDICT_KEYS),
+        **job("predict_blocks.py", *PREDICT_KEYS),
+        prediction=lambda w: prediction_params(w.key),
     output:
-        directory(L.volume_prediction("{organelle}")),
+        temp(directory(L.prediction_blocks("{key}", "{job}"))),
     log:
-        L.log("predict_volume", "{organelle}"),
+        L.log("predict_blocks", "{key}.job{job}"),
     benchmark:
-        L.benchmark("predict_volume", "{organelle}")
+        L.benchmark("predict_blocks", "{key}.job{job}")
+    wildcard_constraints:
+        key="|".join(map(re.escape, PRED_STORES)) or "no-volume-predictions",
+        job=r"\d+",
     threads: EVAL_RES["threads"]
     resources:
         gpu=1,
@@ -76,12 +114,38 @@ rule predict_volume:
     conda:
         "../../envs/vemtransfer.yaml"
     script:
-        "../scripts/predict_volume.py"
+        "../scripts/predict_blocks.py"
+
+
+rule assemble_prediction:
+    input:
+        unpack(lambda w: prediction_models(STORE_KEYS[w.store])),
+        blocks=lambda w: [L.prediction_blocks(STORE_KEYS[w.store], j) for j in range(PRED_JOBS)],
+        image=lambda w: L.volume_image(prediction_volume(STORE_KEYS[w.store])),
+        info=lambda w: L.volume_info(prediction_volume(STORE_KEYS[w.store])),
+    params:
+        **job("assemble_prediction.py", *PREDICT_KEYS),
+        prediction=lambda w: prediction_params(STORE_KEYS[w.store]),
+    output:
+        zarr_marker("{store}"),
+    log:
+        L.log("assemble_prediction", "{store}"),
+    benchmark:
+        L.benchmark("assemble_prediction", "{store}")
+    wildcard_constraints:
+        store="|".join(map(re.escape, STORE_KEYS)) or "no-volume-predictions",
+    resources:
+        mem_mb=EVAL_RES["mem_mb"],
+        runtime=EVAL_RES["runtime"],
+    conda:
+        "../../envs/vemtransfer.yaml"
+    script:
+        "../scripts/assemble_prediction.py"
 
 
 rule mesh_volume:
     input:
-        prediction=L.volume_prediction("{organelle}"),
+        prediction=zarr_marker(L.volume_prediction("{organelle}")),
         info=L.volume_info("fig5"),
     params:
         **job("mesh_volume.py"),
@@ -99,37 +163,9 @@ rule mesh_volume:
         "../scripts/mesh_volume.py"
 
 
-rule predict_task:
-    # the recommended model (chosen_model.json names it) over the task's whole dataset volume
-    input:
-        choice=L.recommend("{task}", "chosen_model.json"),
-        models=lambda w: [L.model(run.model_id) for run in recommend_candidates(w.task)],
-        image=L.volume_image("{task}"),
-    params:
-        **job("predict_task.py", *PREDICT_KEYS),
-        model_ids=lambda w: [run.model_id for run in recommend_candidates(w.task)],
-    output:
-        directory(L.recommend("{task}", "prediction.zarr")),
-    log:
-        L.log("predict_task", "{task}"),
-    benchmark:
-        L.benchmark("predict_task", "{task}")
-    wildcard_constraints:
-        task="|".join(RECOMMEND) or "no-recommend-tasks",
-    threads: EVAL_RES["threads"]
-    resources:
-        gpu=1,
-        mem_mb=EVAL_RES["mem_mb"],
-        runtime=EVAL_RES["runtime"],
-    conda:
-        "../../envs/vemtransfer.yaml"
-    script:
-        "../scripts/predict_task.py"
-
-
 rule mesh_task:
     input:
-        prediction=L.recommend("{task}", "prediction.zarr"),
+        prediction=zarr_marker(L.recommend("{task}", "prediction.zarr")),
         info=L.volume_info("{task}"),
     params:
         **job("mesh_task.py"),
@@ -147,3 +183,27 @@ rule mesh_task:
         "../../envs/vemtransfer.yaml"
     script:
         "../scripts/mesh_task.py"
+
+
+rule measure_task:
+    # numbers per organelle: one row per 3-D object of the prediction's mask, a summary and a size histogram
+    input:
+        prediction=zarr_marker(L.recommend("{task}", "prediction.zarr")),
+    params:
+        **job("measure_task.py"),
+    output:
+        table=L.recommend("{task}", "morphometrics.csv"),
+        summary=L.recommend("{task}", "morphometrics.json"),
+        plot=L.recommend("{task}", "size_distribution.png"),
+    log:
+        L.log("measure_task", "{task}"),
+    benchmark:
+        L.benchmark("measure_task", "{task}")
+    wildcard_constraints:
+        task="|".join(RECOMMEND) or "no-recommend-tasks",
+    resources:
+        mem_mb=EVAL_RES["mem_mb"],
+    conda:
+        "../../envs/vemtransfer.yaml"
+    script:
+        "../scripts/measure_task.py"

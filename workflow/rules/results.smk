@@ -45,7 +45,7 @@ if "fig3" in FIGS:
 
     rule plot_fig3:
         input:
-            predictions=[L.test_prediction(r.model_id) for r in FIG_RUNS["fig3"]],
+            predictions=[zarr_marker(L.test_prediction(r.model_id)) for r in FIG_RUNS["fig3"]],
             test=L.prepared(task_data(FIGS["fig3"]["target"], FIGS["rep"]), "test"),
             patches=L.patch_index(task_data(FIGS["fig3"]["target"], FIGS["rep"])),
         params:
@@ -65,7 +65,7 @@ if "fig4" in FIGS:
 
     rule plot_fig4:
         input:
-            predictions=[L.test_prediction(r.model_id) for r in FIG_RUNS["fig4"]],
+            predictions=[zarr_marker(L.test_prediction(r.model_id)) for r in FIG_RUNS["fig4"]],
             tests=[L.prepared(task_data(p["target"], FIGS["rep"]), "test")[0] for p in FIGS["fig4"]["pairs"]],
         params:
             **job("plot_fig4.py", "figures.fig4", "demo"),
@@ -83,7 +83,7 @@ if "fig5" in FIGS:
 
     rule plot_fig5:
         input:
-            predictions=[L.volume_prediction(name) for name in FIGS["fig5"]["models"]],
+            predictions=[zarr_marker(L.volume_prediction(name)) for name in FIGS["fig5"]["models"]],
             info=L.volume_info("fig5"),
         params:
             **job("plot_fig5.py", "figures.fig5", "figures.render_px", "demo"),

@@ -1,9 +1,10 @@
-"""predict_test: a model's prediction of its target's test volume, as Zarr (Figs. 3-4)."""
+"""predict_test: a model's prediction of its target's test volume, as OME-Zarr (Figs. 3-4)."""
 
 from vemtransfer.config import job_view
 from vemtransfer.jobs.prediction import predict_test_job
 from vemtransfer.joblog import start_job_log
+from vemtransfer.layout import zarr_store
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])
-print(predict_test_job(job_view(sm.params.config), sm.input.model, sm.input.test[0], sm.output[0], sm.threads))
+print(predict_test_job(job_view(sm.params.config), sm.input.model, sm.input.test[0], sm.input.patches, zarr_store(sm.output[0]), sm.threads))

@@ -1,4 +1,10 @@
-"""predict_test, predict_volume and predict_task: chunked sliding-window predictions into Zarr."""
+"""predict_test, predict_blocks and assemble_prediction: sliding-window predictions into OME-Zarr.
+
+A model's test volume is small and predicted by one job. Whole volumes (Fig. 5, a
+recommend task's ``prediction.zarr``) are predicted blockwise: ``prediction.jobs`` block
+jobs, then one assembling job (``volume.py`` says why the result does not depend on the
+split).
+"""
 
 from __future__ import annotations
 
@@ -14,25 +20,32 @@ from vemtransfer.checkpoint import load_model
 from vemtransfer.config import Config
 from vemtransfer.data import load_split
 from vemtransfer.device import pick_device
-from vemtransfer.volume import predict_to_zarr
+from vemtransfer.report.figure_jobs import task_spacing, volume_spacing
+from vemtransfer.runners import Runner, make_runner
+from vemtransfer.tiling import BlockPlan
+from vemtransfer.volume import assemble_prediction, plan_for, predict_blocks, predict_to_zarr
 
 
-def _predict(cfg: Config, model_file: str | Path, image: Any, out_zarr: str | Path, threads: int) -> dict[str, Any]:
-    """Chunked sliding-window prediction with the evaluation settings, into a probability + mask Zarr."""
+def _runner(cfg: Config, model_file: str | Path, threads: int) -> Runner:
+    """The model on ``prediction.engine`` (the GPU when there is one)."""
     torch.set_num_threads(threads)
-    device, ev = pick_device(), cfg.evaluation
-    return predict_to_zarr(load_model(model_file).to(device), image, out_zarr, cfg.patch_size, cfg.section("figures")["chunk"],
-                           ev.overlap, ev.batch_size, device, cfg.section("train")["amp"], ev.threshold)
+    return make_runner(cfg.section("prediction")["engine"], load_model(model_file), pick_device(), cfg.patch_size,
+                       cfg.section("train")["amp"], threads)
 
 
-def predict_test_job(cfg: Config, model_file: str | Path, test_image: str | Path, out_zarr: str | Path, threads: int = 1) -> dict[str, Any]:
-    """Prediction of a model's test volume (its fold's), for Figs. 3 and 4."""
-    return _predict(cfg, model_file, load_split(Path(test_image).parent, "test").image, out_zarr, threads)
+def _plan(cfg: Config, shape: Sequence[int]) -> BlockPlan:
+    ev, spec = cfg.evaluation, cfg.section("prediction")
+    return plan_for(shape, cfg.patch_size, ev.overlap, spec["block"])
 
 
-def predict_volume_job(cfg: Config, model_file: str | Path, volume_npy: str | Path, out_zarr: str | Path, threads: int = 1) -> dict[str, Any]:
-    """Memory-bounded prediction of a prepared whole volume (read through a memory map)."""
-    return _predict(cfg, model_file, np.load(volume_npy, mmap_mode="r"), out_zarr, threads)
+def predict_test_job(cfg: Config, model_file: str | Path, test_image: str | Path, patches_json: str | Path,
+                     out_store: str | Path, threads: int = 1) -> dict[str, Any]:
+    """A model's prediction of its fold's test volume (Figs. 3 and 4), in one job."""
+    ev, spec = cfg.evaluation, cfg.section("prediction")
+    image = load_split(Path(test_image).parent, "test").image
+    return predict_to_zarr(_runner(cfg, model_file, threads), image, out_store, cfg.patch_size, spec["chunk"], ev.overlap,
+                           ev.batch_size, ev.threshold, spec["block"], task_spacing(cfg, patches_json),
+                           {"model": str(model_file)}, progress=True)
 
 
 def chosen_model(choice_json: str | Path, task: str, models: Sequence[str | Path], model_ids: Sequence[str]) -> Path:
@@ -46,8 +59,30 @@ def chosen_model(choice_json: str | Path, task: str, models: Sequence[str | Path
     return Path(models[list(model_ids).index(choice["model_id"])])
 
 
-def predict_task_job(cfg: Config, task: str, choice_json: str | Path, models: Sequence[str | Path], model_ids: Sequence[str],
-                     volume_npy: str | Path, out_zarr: str | Path, threads: int = 1) -> dict[str, Any]:
-    """Whole-volume prediction of ``task``'s dataset with the model its recommendation chose."""
-    model = chosen_model(choice_json, task, models, model_ids)
-    return {"model": str(model), **predict_volume_job(cfg, model, volume_npy, out_zarr, threads)}
+def prediction_model(prediction: dict[str, Any], inputs: Any) -> Path:
+    """The model a whole-volume prediction uses: its only candidate (Fig. 5) or, for a recommend
+    task, the candidate its ``choice`` (chosen_model.json) names. ``prediction`` holds the
+    prediction ``key`` and candidate ``model_ids``; ``inputs`` the ``models`` (and ``choice``)."""
+    models = list(inputs["models"])
+    if "choice" in inputs.keys():
+        return chosen_model(inputs["choice"], prediction["key"], models, prediction["model_ids"])
+    return Path(models[0])
+
+
+def predict_blocks_job(cfg: Config, model_file: str | Path, volume_npy: str | Path, job: int, out_dir: str | Path,
+                       threads: int = 1) -> dict[str, Any]:
+    """Block job ``job`` (0-based) of ``prediction.jobs`` over a prepared whole volume (memory-mapped)."""
+    image = np.load(volume_npy, mmap_mode="r")
+    plan = _plan(cfg, image.shape)
+    blocks = plan.job_blocks(job, cfg.section("prediction")["jobs"])
+    summary = predict_blocks(_runner(cfg, model_file, threads), image, plan, blocks, out_dir, cfg.evaluation.batch_size)
+    return {"model": str(model_file), **summary}
+
+
+def assemble_job(cfg: Config, part_dirs: Sequence[str | Path], volume_npy: str | Path, volume_json: str | Path,
+                 out_store: str | Path, model: str | Path) -> dict[str, Any]:
+    """The OME-Zarr of a whole volume from its block jobs' partial sums (in nm when the dataset gives a voxel size)."""
+    shape = np.load(volume_npy, mmap_mode="r").shape
+    spec, ev = cfg.section("prediction"), cfg.evaluation
+    return assemble_prediction(_plan(cfg, shape), part_dirs, out_store, spec["chunk"], volume_spacing(volume_json), ev.threshold,
+                               {"model": str(model)})

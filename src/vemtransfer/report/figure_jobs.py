@@ -16,18 +16,18 @@ import numpy as np
 
 from vemtransfer.config import Config
 from vemtransfer.data import load_split
-from vemtransfer.layout import PATCH_INDEX
+from vemtransfer.layout import PATCH_INDEX, zarr_store
+from vemtransfer.ome import open_prediction
 from vemtransfer.report.overlays import plot_fig3, plot_fig4, plot_fig5
 from vemtransfer.prepare import prepared_voxel_nm
-from vemtransfer.volume import mesh_from_mask, write_ply
+from vemtransfer.meshes import mesh_from_mask, write_ply
 
 UNIT_VOXEL = (1.0, 1.0, 1.0)
 
 
-def _mask(zarr_path: str | Path) -> np.ndarray:
-    import zarr
-
-    return np.asarray(zarr.open_group(str(zarr_path), mode="r")["mask"][...], bool)
+def _mask(marker: str | Path) -> np.ndarray:
+    """The whole mask of a prediction, given as the zarr.json the rules declare."""
+    return np.asarray(open_prediction(zarr_store(marker))[1][...], bool)
 
 
 def task_spacing(cfg: Config, patches_json: str | Path) -> tuple[float, float, float]:

@@ -25,7 +25,7 @@ from vemtransfer.data import Volume  # noqa: E402
 from vemtransfer.metrics import confusion, scores  # noqa: E402
 from vemtransfer.report.objects import split_by_overlap  # noqa: E402
 from vemtransfer.storage import atomic_path  # noqa: E402
-from vemtransfer.volume import mesh_from_mask  # noqa: E402
+from vemtransfer.meshes import mesh_from_mask  # noqa: E402
 
 DEMO_TITLE = "DEMO OUTPUT - synthetic data, not the paper's results"
 VIEWS = {"perspective": (25, -60), "top": (90, -90), "side": (0, -90)}
