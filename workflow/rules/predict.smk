@@ -59,37 +59,6 @@ rule prepare_volume:
         "../scripts/prepare_volume.py"
 
 
-# Whole-volume predictions, blockwise: prediction.jobs block jobs (each gpu=1, run in parallel
-# under a cluster profile), then one assembling job writes the OME-Zarr. A prediction's key
-# is fig5-<organelle> or a recommend task; its store is the Fig. 5 or the recommend path.
-PRED_JOBS = CFG.raw["prediction"]["jobs"]
-PRED_STORES = {f"fig5-{o}": L.volume_prediction(o) for o in (FIGS["fig5"]["models"] if "fig5" in FIGS else [])}
-PRED_STORES |= {task: L.recommend(task, "prediction.zarr") for task in RECOMMEND}
-STORE_KEYS = {store: key for key, store in PRED_STORES.items()}
-
-
-def prediction_volume(key):
-    """The prepared volume (``volume`` wildcard of prepare_volume) a prediction key covers."""
-    return "fig5" if key.startswith("fig5-") and key in PRED_STORES else key
-
-
-def prediction_runs(key):
-    """The candidate runs of a prediction: Fig. 5's one model, or every run a recommendation may choose."""
-    if prediction_volume(key) == "fig5":
-        return [fig5_run(key.removeprefix("fig5-"))]
-    return recommend_candidates(key)
-
-
-def prediction_models(key):
-    """{models: candidate model files[, choice: chosen_model.json]} of a prediction key."""
-    models = {"models": [L.model(run.model_id) for run in prediction_runs(key)]}
-    return models if prediction_volume(key) == "fig5" else {**models, "choice": L.recommend(key, "chosen_model.json")}
-
-
-def prediction_params(key):
-    return {"key": key, "model_ids": [run.model_id for run in prediction_runs(key)]}
-
-
 rule predict_blocks:
     input:
         unpack(lambda w: prediction_models(w.key)),
