@@ -80,7 +80,7 @@ def _tiny_config_file(root: Path) -> Path:
 
 
 def _slurm_jobs() -> dict[str, dict[str, str]]:
-    """Every job slurmctld still holds (MinJobAge=300 keeps finished ones): id -> fields."""
+    """Every job slurmctld still holds (MinJobAge=3600 keeps finished ones: a run on a loaded 2-core machine took over 5 min): id -> fields."""
     out = subprocess.run(["scontrol", "-o", "show", "job"], capture_output=True, text=True, env=_env(), check=True)
     jobs = {}
     for line in out.stdout.splitlines():
