@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from vemtransfer.data import normalise
-from vemtransfer.infer import blend_weight, predict_volume, window_starts
+from vemtransfer.infer import blend_weight, predict_volume
+from vemtransfer.tiling import window_starts
 
 
 class InputAsLogits(torch.nn.Module):

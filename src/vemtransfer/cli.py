@@ -99,7 +99,7 @@ def _export(args: argparse.Namespace) -> None:
     import json
 
     from vemtransfer.export import export_model
-    from vemtransfer.report.figure_jobs import task_spacing
+    from vemtransfer.spacing import task_spacing
 
     cfg = load_config(args.config)
     if args.target not in cfg.tasks:

@@ -9,11 +9,12 @@ than one window along an axis are mirror-padded and cropped back.
 from __future__ import annotations
 
 import contextlib
+
 import numpy as np
 import torch
 
 from vemtransfer.data import normalise
-from vemtransfer.tiling import WindowGrid, window_starts  # noqa: F401 - window_starts is part of this API
+from vemtransfer.tiling import WindowGrid
 
 
 def blend_weight(size: tuple[int, ...]) -> np.ndarray:

@@ -8,7 +8,6 @@ channels_last_3d) and the model exported to ONNX and run by ONNX Runtime or Open
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import tempfile
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 from vemtransfer.config import ENGINES
-from vemtransfer.infer import memory_format
+from vemtransfer.infer import autocast, memory_format
 
 
 class Runner(Protocol):
@@ -54,8 +53,7 @@ class TorchRunner:
         if cuda:
             x = x.pin_memory()
         x = x.to(self.device, non_blocking=cuda).contiguous(memory_format=self.format)
-        autocast = torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast(self.device, self.amp):
             prob = torch.sigmoid(self.model(x).float())[:, 0]
         return prob.cpu().numpy()
 

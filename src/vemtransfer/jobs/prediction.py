@@ -20,7 +20,7 @@ from vemtransfer.checkpoint import load_model
 from vemtransfer.config import Config
 from vemtransfer.data import load_split
 from vemtransfer.device import pick_device
-from vemtransfer.report.figure_jobs import task_spacing, volume_spacing
+from vemtransfer.spacing import task_spacing, volume_spacing
 from vemtransfer.runners import Runner, make_runner
 from vemtransfer.tiling import BlockPlan
 from vemtransfer.volume import assemble_prediction, plan_for, predict_blocks, predict_to_zarr

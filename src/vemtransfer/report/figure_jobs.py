@@ -7,7 +7,6 @@ plotting functions of :mod:`vemtransfer.report.overlays`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,25 +18,12 @@ from vemtransfer.data import load_split
 from vemtransfer.layout import PATCH_INDEX, zarr_store
 from vemtransfer.ome import open_prediction
 from vemtransfer.report.overlays import plot_fig3, plot_fig4, plot_fig5
-from vemtransfer.prepare import prepared_voxel_nm
 from vemtransfer.meshes import mesh_from_mask, write_ply
-
-UNIT_VOXEL = (1.0, 1.0, 1.0)
-
+from vemtransfer.spacing import task_spacing, volume_spacing
 
 def _mask(marker: str | Path) -> np.ndarray:
     """The whole mask of a prediction, given as the zarr.json the rules declare."""
     return np.asarray(open_prediction(zarr_store(marker))[1][...], bool)
-
-
-def task_spacing(cfg: Config, patches_json: str | Path) -> tuple[float, float, float]:
-    """Prepared voxel size (nm) of a task, or unit voxels when its dataset gives none."""
-    summary = json.loads(Path(patches_json).read_text())
-    task = cfg.tasks[summary["task"]]
-    raw_nm = cfg.raw["datasets"][task.dataset].get("voxel_nm")
-    if not raw_nm:
-        return UNIT_VOXEL
-    return prepared_voxel_nm(raw_nm, summary["raw_section_shape"], summary["z_step"], summary.get("preprocess", task.preprocess))
 
 
 def make_fig3(cfg: Config, predictions: Mapping[str, str | Path], task_folder: str | Path, out: str | Path) -> None:
@@ -51,12 +37,6 @@ def make_fig4(cfg: Config, rows: list[tuple[str, str | Path, Mapping[str, str | 
     spec = cfg.raw["figures"]["fig4"]
     loaded = [(name, load_split(folder, "test"), {t: _mask(p) for t, p in preds.items()}) for name, folder, preds in rows]
     plot_fig4(loaded, spec["section"], spec["zoom"], out, cfg.demo)
-
-
-def volume_spacing(volume_json: str | Path) -> tuple[float, float, float]:
-    """Voxel size (nm) of a prepared whole volume, as its JSON records it (unit voxels if unknown)."""
-    voxel = json.loads(Path(volume_json).read_text())["voxel_nm"]
-    return tuple(voxel) if voxel else UNIT_VOXEL
 
 
 def make_mesh(prediction: str | Path, volume_json: str | Path, out_ply: str | Path) -> dict[str, Any]:
