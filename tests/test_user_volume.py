@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -190,3 +191,49 @@ def test_recommend_predict_puts_the_prediction_and_mesh_into_all(tmp_path, repo)
     candidates = {f"finetune/{s}__MyLab-M/f1/rep{r}" for s in ("NoPretrain", *raw["experiment"]["sources"])
                   for r in range(1, raw["experiment"]["repeats"] + 1)}
     assert candidates <= {p.split("/metrics/", 1)[1].removesuffix(".json") for p in job_outputs(out).get("evaluate_model", ())}
+
+
+def test_two_labelled_blocks_of_a_stack_are_never_crossed_by_patches_or_test_windows(tmp_path, repo):
+    # A 30-section stack labelled on two blocks of different tissue (liver, then inverted-contrast
+    # kidney) with unlabelled sections between them; each block is cut into a train and a test part.
+    liver, liver_labels = generate_tissue("liver", (12, 128, 128), 21)
+    kidney, kidney_labels = generate_tissue("kidney", (12, 128, 128), 22)
+    gap = np.random.default_rng(0).integers(0, 256, (6, 128, 128), dtype=np.uint8)
+    stack = np.concatenate([liver, gap, 255 - kidney])
+    mito = np.concatenate([liver_labels["mito"], np.zeros(gap.shape), kidney_labels["mito"]]).astype(np.uint8) * 255
+    tifffile.imwrite(tmp_path / "stack.tif", stack, photometric="minisblack")
+    (tmp_path / "mito").mkdir()  # labels as an annotation tool exports them: PNG sections, 0/255
+    for z, section in enumerate(mito):
+        assert cv2.imwrite(str(tmp_path / "mito" / f"s{z}.png"), section)
+    raw = _config(tmp_path, tmp_path / "stack.tif", tmp_path / "mito.tif")
+    raw["datasets"]["my_lab"] = {"kind": "local", "image": str(tmp_path / "stack.tif"), "voxel_nm": [32, 8, 8],
+                                 "labels": {"mito": {"path": str(tmp_path / "mito"), "threshold": 128}},
+                                 "volumes": {"liver_train": {"z": [0, 8]}, "liver_test": {"z": [8, 12]},
+                                             "kidney_train": {"z": [18, 26]}, "kidney_test": {"z": [26, 30]}}}
+    raw["tasks"]["MyLab-M"] = {"dataset": "my_lab", "label": "mito", "train": {"volumes": ["liver_train", "kidney_train"]},
+                               "test": {"volumes": ["liver_test", "kidney_test"]}}
+    raw["experiment"].update({"sources": ["SynthKidney-M"], "fractions": [1.0]})
+    config = tmp_path / "lab.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    assert main(["validate", str(config)]) == 0
+    metrics = tmp_path / "results" / "metrics" / "finetune" / "NoPretrain__MyLab-M" / "f1" / "rep1.json"
+    res = subprocess.run([sys.executable, "-m", "snakemake", str(metrics), "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path),
+                          "--cores", "2", "--configfile", str(config)], capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-4000:]
+    index = json.loads((tmp_path / "resources" / "prepared" / "MyLab-M" / "patches.json").read_text())
+    assert index["splits"]["train"]["blocks"] == [8, 8] and index["splits"]["test"]["blocks"] == [4, 4]
+    assert all(z + 4 <= 8 or 8 <= z <= 12 for z, _, _ in index["origins"])  # 4-deep patches inside one 8-section block
+    # the score is that of each test block predicted alone; the two stacked would let a window straddle them
+    from vemtransfer.checkpoint import load_model
+    from vemtransfer.infer import predict_volume
+    from vemtransfer.metrics import confusion
+
+    record = json.loads(metrics.read_text())
+    model = load_model(tmp_path / record["checkpoint"])
+    test = np.load(tmp_path / "resources" / "prepared" / "MyLab-M" / "test.image.npy")
+    label = np.load(tmp_path / "resources" / "prepared" / "MyLab-M" / "test.label.npy")
+    alone = np.concatenate([predict_volume(model, test[:4], (4, 48, 48), amp=False), predict_volume(model, test[4:], (4, 48, 48), amp=False)])
+    stacked = predict_volume(model, test, (4, 48, 48), amp=False)
+    assert np.abs(alone - stacked).max() > 1e-3  # the blocks differ: a crossing would show
+    counts = confusion(alone > record["threshold"], label)
+    assert [record["counts"][k] for k in ("tp", "fp", "fn")] == [counts.tp, counts.fp, counts.fn]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vemtransfer.datasets.local import label_mapping, label_path
+from vemtransfer.datasets.local import file_entries, label_mapping, label_path
 from vemtransfer.datasets.store import MAIN
 from vemtransfer.volume_io import TIFF_SUFFIXES, open_volume
 
@@ -36,6 +36,9 @@ class Extent:
     """Section indices z of each volume."""
     section_yx: tuple[int, int] | None = None
     """Raw section shape (y, x)."""
+    volumes: Mapping[str, range] | None = None
+    """Section indices z per volume, where volumes differ (a local dataset's labelled blocks; a block
+    that could not be read is absent)."""
 
 
 def declared_region_errors(raw: Mapping[str, Any]) -> list[str]:
@@ -44,7 +47,49 @@ def declared_region_errors(raw: Mapping[str, Any]) -> list[str]:
     ``raw`` has passed the schema (defaults filled); tasks naming an unknown dataset are skipped
     (``validate_config`` reports those).
     """
-    return _errors(raw, {name: _declared_extent(spec) for name, spec in raw["datasets"].items()})
+    return _local_spec_errors(raw) + _errors(raw, {name: _declared_extent(spec) for name, spec in raw["datasets"].items()})
+
+
+def _local_spec_errors(raw: Mapping[str, Any]) -> list[str]:
+    """What a ``local`` dataset's blocks need of the rest of its spec and of the tasks, known without reading a file:
+    a z-range block needs the dataset's image and labels, every block a task uses needs the task's label,
+    and a whole-volume prediction (``recommend.predict``, Fig. 5) of a dataset of blocks needs its image."""
+    errors, datasets = [], raw["datasets"]
+    for name, spec in datasets.items():
+        if spec["kind"] != "local":
+            continue
+        for block, part in spec.get("volumes", {}).items():
+            missing = [key for key in ("image", "labels") if "z" in part and key not in spec]
+            if missing:
+                errors.append(f"datasets.{name}.volumes.{block}.z: a z range of the dataset's {' and '.join(missing)}, "
+                              f"which datasets.{name} does not give")
+    predicted = [(f"recommend.tasks[{i}]", raw["tasks"][t]["dataset"]) for i, t in enumerate(raw["recommend"]["tasks"])
+                 if raw["recommend"].get("predict") and t in raw["tasks"]]
+    fig5 = raw.get("figures", {}).get("fig5")
+    predicted += [("figures.fig5.dataset", fig5["dataset"])] if fig5 else []
+    for where, name in predicted:
+        spec = datasets.get(name, {})
+        if spec.get("kind") == "local" and "volumes" in spec and "image" not in spec:
+            errors.append(f"{where}: predicting dataset {name} needs its whole stack as datasets.{name}.image "
+                          "(it has only labelled volumes); or set recommend.predict: false and use `vemtransfer predict`")
+    for tid, task in raw["tasks"].items():
+        spec = datasets.get(task["dataset"], {})
+        if spec.get("kind") != "local":
+            continue
+        blocks = spec.get("volumes", {})
+        used = {v for region in _task_regions(task) for v in region[1].get("volumes", blocks)} if blocks else set()
+        owners = [(f"datasets.{task['dataset']}.volumes.{v}", blocks[v].get("labels", spec.get("labels", {}))) for v in sorted(used) if v in blocks]
+        owners = owners or [(f"datasets.{task['dataset']}", spec.get("labels", {}))]
+        for where, labels in owners:
+            if task["label"] not in labels:
+                errors.append(f"tasks.{tid}.label: {task['label']!r} is not among the labels of {where} ({', '.join(labels) or 'none'})")
+    return errors
+
+
+def _task_regions(task: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(key path under the task, region) of every train/test region of a task, each fold's included."""
+    regions = [(k, task[k]) for k in ("train", "test") if k in task]
+    return regions + [(f"folds[{i}].{k}", fold[k]) for i, fold in enumerate(task.get("folds", [])) for k in ("train", "test")]
 
 
 def region_errors(cfg: Config) -> list[str]:
@@ -80,8 +125,8 @@ def volume_header(path: str | Path) -> tuple[tuple[int, ...], str]:
     return tuple(volume.shape), str(volume.dtype)
 
 
-def first_section(path: str | Path) -> np.ndarray:
-    """Section 0 of a volume, reading no other (a compressed TIFF stack: its first page only)."""
+def read_one_section(path: str | Path, z: int = 0) -> np.ndarray:
+    """Section ``z`` of a volume, reading no other (a compressed TIFF stack: that page only)."""
     path = Path(path)
     if path.is_file() and path.suffix.lower() in TIFF_SUFFIXES:
         import tifffile
@@ -89,12 +134,12 @@ def first_section(path: str | Path) -> np.ndarray:
         try:
             volume = tifffile.memmap(path, mode="r")
         except ValueError:  # compressed or tiled
-            return tifffile.imread(path, key=0)
-        return np.asarray(volume if volume.ndim == 2 else volume[0])
-    return np.asarray(open_volume(path)[0])
+            return tifffile.imread(path, key=z)
+        return np.asarray(volume if volume.ndim == 2 else volume[z])
+    return np.asarray(open_volume(path)[z])
 
 
-def label_value_error(section: np.ndarray) -> str | None:
+def label_value_error(section: np.ndarray, which: str = "the first section") -> str | None:
     """What is wrong with the values of a label section given as a plain path, with the mapping that
     would fix it; None if they are 0/1 (an empty section included)."""
     values = np.unique(section).tolist()
@@ -105,7 +150,7 @@ def label_value_error(section: np.ndarray) -> str | None:
         fix = f"set threshold: {(values[0] + values[1]) // 2} or values: [{values[1]}]"
     else:
         fix = "set threshold: (object = value >= threshold) or values: [the object's values]"
-    return f"values {{{shown}}} in the first section: {fix}"
+    return f"values {{{shown}}} in {which}: {fix}"
 
 
 def _declared_extent(spec: Mapping[str, Any]) -> Extent:
@@ -118,31 +163,70 @@ def _declared_extent(spec: Mapping[str, Any]) -> Extent:
 
 
 def _local_extent(name: str, spec: Mapping[str, Any]) -> tuple[Extent, list[str]]:
-    """The extent of a local dataset from its headers, and what is wrong with them (the checks of ``open_local``)."""
+    """The extent of a local dataset from its headers, and what is wrong with them (the checks of ``open_local``):
+    every file readable, images uint8 (z, y, x) of one section size, labels of their image's shape, z-range
+    blocks inside the stack, and the first section of each unmapped label (of each block) 0/1."""
+    at = f"datasets.{name}"
     headers, errors = {}, []
-    for key, path in [("image", spec["image"]), *((f"labels.{k}", label_path(v)) for k, v in spec["labels"].items())]:
+    for key, entry in file_entries(spec):
         try:
-            headers[key] = volume_header(path)
+            headers[key] = volume_header(label_path(entry))
         except Exception as exc:  # tifffile, numpy and zarr raise several types on a missing or damaged file
-            errors.append(f"datasets.{name}.{key}: cannot read {path}: {exc}")
-    for label, entry in spec["labels"].items():
-        if f"labels.{label}" in headers and not label_mapping(entry):  # a threshold or values make any values 0/1
-            try:
-                problem = label_value_error(first_section(label_path(entry)))
-            except Exception as exc:  # as above: the header read, the data did not
-                problem = f"cannot read the first section of {label_path(entry)}: {exc}"
-            if problem:
-                errors.append(f"datasets.{name}.labels.{label}: {problem}")
-    if "image" not in headers:
-        return Extent(), errors
-    shape, dtype = headers["image"]
-    if dtype != "uint8" or len(shape) != 3:
-        errors.append(f"datasets.{name}.image: expected a uint8 (z, y, x) volume, got {dtype} {shape}")
-        return Extent(), errors
-    for key, (label_shape, _) in headers.items():
-        if key != "image" and label_shape != shape:
-            errors.append(f"datasets.{name}.{key}: shape {label_shape} differs from the image's {shape}")
-    return Extent(range(shape[0]), (shape[1], shape[2])), errors
+            errors.append(f"{at}.{key}: cannot read {label_path(entry)}: {exc}")
+    blocks = spec.get("volumes", {})
+    parts = [("", spec)] if "image" in spec else []
+    parts += [(f"volumes.{v}.", part) for v, part in blocks.items() if "image" in part]
+    sizes: dict[str, tuple[int, ...]] = {}  # image key -> shape of a good image
+    for prefix, part in parts:
+        if f"{prefix}image" not in headers:
+            continue
+        shape, dtype = headers[f"{prefix}image"]
+        if dtype != "uint8" or len(shape) != 3:
+            errors.append(f"{at}.{prefix}image: expected a uint8 (z, y, x) volume, got {dtype} {shape}")
+            continue
+        sizes[prefix] = shape
+        for label in part.get("labels", {}):
+            key = f"{prefix}labels.{label}"
+            if key in headers and headers[key][0] != shape:
+                errors.append(f"{at}.{key}: shape {headers[key][0]} differs from the image's {shape}")
+    planes = {shape[1:] for shape in sizes.values()}
+    if len(planes) > 1:
+        errors.append(f"{at}: the images' sections differ in size ({', '.join(f'{p}image {s[1:]}' for p, s in sizes.items())}); "
+                      "a dataset's volumes must share one section size")
+    ranges: dict[str, range] = {}
+    for v, part in blocks.items():
+        if "z" in part and "" in sizes:
+            zs = range(*part["z"])
+            if not zs or zs.stop > sizes[""][0]:
+                errors.append(f"{at}.volumes.{v}.z: {part['z']} is not a range inside the {sizes[''][0]} sections of {spec['image']}")
+            else:
+                ranges[v] = zs
+        elif f"volumes.{v}." in sizes:
+            ranges[v] = range(sizes[f"volumes.{v}."][0])
+    errors += _label_value_errors(at, spec, headers, ranges)
+    yx = next(iter(planes)) if len(planes) == 1 else None
+    stack = range(sizes[""][0]) if "" in sizes else None  # the whole stack: what Fig. 5 and predictions index
+    return Extent(stack, yx, ranges if blocks else None), errors
+
+
+def _label_value_errors(at: str, spec: Mapping[str, Any], headers: Mapping[str, Any], ranges: Mapping[str, range]) -> list[str]:
+    """Unmapped labels whose first section (of the stack, or of each z-range block) is not 0/1."""
+    checks = []  # (key, entry, section)
+    blocks = spec.get("volumes", {})
+    firsts = sorted({ranges[v].start for v, part in blocks.items() if "z" in part and v in ranges}) if blocks else [0]
+    checks += [(f"labels.{k}", entry, z) for k, entry in spec.get("labels", {}).items() for z in firsts]
+    checks += [(f"volumes.{v}.labels.{k}", entry, 0) for v, part in blocks.items() for k, entry in part.get("labels", {}).items()]
+    errors = []
+    for key, entry, z in checks:
+        if key not in headers or label_mapping(entry):  # unreadable (reported) or mapped: any values become 0/1
+            continue
+        try:
+            problem = label_value_error(read_one_section(label_path(entry), z), "the first section" if z == 0 else f"section {z}")
+        except Exception as exc:  # as above: the header read, the data did not
+            problem = f"cannot read section {z} of {label_path(entry)}: {exc}"
+        if problem:
+            errors.append(f"{at}.{key}: {problem}")
+    return errors
 
 
 def _errors(raw: Mapping[str, Any], extents: Mapping[str, Extent]) -> list[str]:
@@ -166,12 +250,15 @@ def _task_errors(where: str, task: Mapping[str, Any], dataset: str, spec: Mappin
     ``labelled_sections`` are not checked: one outside every region is never prepared (preparing
     warns that it is unused), whether or not the volume has it.
     """
-    regions = [(f"{where}.{k}", task[k]) for k in ("train", "test") if k in task]
-    regions += [(f"{where}.folds[{i}].{k}", fold[k]) for i, fold in enumerate(task.get("folds", [])) for k in ("train", "test")]
+    regions = [(f"{where}.{key}", region) for key, region in _task_regions(task)]
     plane, errors = _prepared_plane(where, task.get("preprocess", {}), dataset, spec, extent)
-    volumes = spec.get("volumes", [MAIN])
+    volumes = list(spec.get("volumes", [MAIN]))
     for at, region in regions:
-        if "z" in region:
+        if "z" in region and extent.volumes is not None:  # blocks of their own sizes: the range inside each block the region takes
+            for volume in region.get("volumes", volumes):  # (a block whose file is unreadable is reported already)
+                if volume in extent.volumes:
+                    errors += _axis_errors(f"{at}.z", region["z"], extent.volumes[volume], f"{dataset}, volume {volume}")
+        elif "z" in region:
             errors += _axis_errors(f"{at}.z", region["z"], extent.sections, dataset)
         for axis in "yx":
             if axis in region:

@@ -16,6 +16,7 @@ budget still counts labelled voxels while the image around them is free context.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from vemtransfer.config import TrainConfig
-from vemtransfer.layout import SPLITS, split_files
+from vemtransfer.layout import PATCH_INDEX, SPLITS, split_files
 
 IGNORE = 255
 """Label value of voxels nobody labelled (sparse sections, or outside a label budget): not scored, no loss."""
@@ -40,6 +41,9 @@ class Volume:
 
     image: np.ndarray
     label: np.ndarray
+    blocks: tuple[int, ...] | None = None
+    """Sections per stacked volume (labelled blocks, UroCell volumes), in order; None: one volume.
+    Windows and patches never straddle two."""
 
 
 def split_paths(task_dir: str | Path, split: str) -> tuple[Path, Path]:
@@ -50,7 +54,8 @@ def split_paths(task_dir: str | Path, split: str) -> tuple[Path, Path]:
 
 
 def load_split(task_dir: str | Path, split: str) -> Volume:
-    """Memory-map one prepared split; fails with the path if it is missing or corrupt."""
+    """Memory-map one prepared split, with its volume blocks from the patch index beside it (when
+    there is one); fails with the path if it is missing or corrupt."""
     image_path, label_path = split_paths(task_dir, split)
     try:
         image = np.load(image_path, mmap_mode="r")
@@ -59,14 +64,18 @@ def load_split(task_dir: str | Path, split: str) -> Volume:
         raise FileNotFoundError(f"prepared split {split!r} of {task_dir} is unreadable: {exc}") from exc
     if image.shape != label.shape or image.ndim != 3:
         raise ValueError(f"{task_dir}/{split}: image {image.shape} and label {label.shape} differ")
-    return Volume(image, label)
+    index = Path(task_dir) / PATCH_INDEX
+    blocks = json.loads(index.read_text())["splits"][split]["blocks"] if index.exists() else None
+    if blocks is not None and sum(blocks) != len(image):
+        raise ValueError(f"{index}: the {split} split's blocks {blocks} do not add up to its {len(image)} sections")
+    return Volume(image, label, tuple(blocks) if blocks is not None else None)
 
 
 def in_memory(volume: Volume, limit: int = IN_MEMORY_BYTES) -> Volume:
     """``volume`` read into memory when it is at most ``limit`` bytes, else left memory-mapped."""
     if volume.image.nbytes + volume.label.nbytes > limit:
         return volume
-    return Volume(np.array(volume.image), np.array(volume.label))
+    return Volume(np.array(volume.image), np.array(volume.label), volume.blocks)
 
 
 def normalise(image: np.ndarray) -> np.ndarray:

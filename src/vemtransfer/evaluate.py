@@ -19,11 +19,11 @@ from vemtransfer.metrics import confusion, scores
 
 def evaluate_model(model_path: str | Path, test: Volume, patch_size: tuple[int, int, int], cfg: EvalConfig, device: torch.device, amp: bool = True,
                    channels_last: bool = False) -> dict[str, Any]:
-    """Sliding-window prediction over ``test``, thresholded, scored against its label."""
+    """Sliding-window prediction over ``test`` (volume block by block), thresholded, scored against its label."""
     if not len(test.image):
         raise ValueError(f"{model_path}: the target task has no test region to score on")
     model = load_model(model_path).to(device)
-    prob = predict_volume(model, test.image, patch_size, cfg.overlap, cfg.batch_size, device, amp, channels_last)
+    prob = predict_volume(model, test.image, patch_size, cfg.overlap, cfg.batch_size, device, amp, channels_last, test.blocks)
     counts = confusion(prob > cfg.threshold, np.asarray(test.label))
     return {"scores": scores(counts), "counts": asdict(counts), "threshold": cfg.threshold, "test_shape": list(test.image.shape)}
 

@@ -9,6 +9,7 @@ than one window along an axis are mirror-padded and cropped back.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -74,11 +75,20 @@ def predict_volume(
     device: torch.device | str = "cpu",
     amp: bool = True,
     channels_last: bool = False,
+    blocks: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Foreground probability (float32, same shape) of a uint8 (z, y, x) volume.
 
     ``channels_last``: run in the channels_last_3d memory format (the model is converted in place).
+    ``blocks``: sections per stacked volume (a split of several labelled blocks); each is
+    predicted on its own, so no window sees two unrelated volumes as neighbours.
     """
+    if blocks is not None and len(blocks) > 1:
+        if sum(blocks) != len(image) or min(blocks) < 1:
+            raise ValueError(f"blocks {list(blocks)} do not split the {len(image)} sections into volumes")
+        edges = np.cumsum([0, *blocks])
+        return np.concatenate([predict_volume(model, image[a:b], patch_size, overlap, batch_size, device, amp, channels_last)
+                               for a, b in zip(edges[:-1], edges[1:])])
     device = torch.device(device)
     fmt = memory_format(channels_last)
     model.to(memory_format=fmt)

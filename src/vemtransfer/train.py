@@ -65,7 +65,8 @@ class Validation:
     def score(self, model: RSUNet, device: torch.device, amp: bool) -> dict[str, float | None]:
         """Scores of the binarised prediction: foreground IoU pooled over every crop (or the whole split)."""
         if self.crops is None:
-            prob = predict_volume(model, self.val.image, self.patch_size, self.cfg.overlap, self.cfg.batch_size, device, amp, self.channels_last)
+            prob = predict_volume(model, self.val.image, self.patch_size, self.cfg.overlap, self.cfg.batch_size, device, amp, self.channels_last,
+                                 self.val.blocks)
             return scores(confusion(prob > self.cfg.threshold, np.asarray(self.val.label)))
         prob = predict_crops(model, self.val.image, self.crops, self.size, self.cfg.batch_size, device, amp, self.channels_last)
         label = np.stack([self.val.label[tuple(slice(o, o + p) for o, p in zip(c, self.size))] for c in self.crops])

@@ -95,8 +95,10 @@ def eval_target(wildcards):
 
 
 def eval_test(wildcards):
-    """The prepared test split a model id is scored on (its target, at its repeat's fold)."""
-    return L.prepared(task_data(eval_target(wildcards), wildcards.model_id.rsplit("rep", 1)[1]), "test")
+    """The prepared test split a model id is scored on (its target, at its repeat's fold), then the
+    patch index beside it (which records the split's volume blocks: each is predicted alone)."""
+    data = task_data(eval_target(wildcards), wildcards.model_id.rsplit("rep", 1)[1])
+    return [*L.prepared(data, "test"), L.patch_index(data)]
 
 
 def fig5_run(organelle):

@@ -10,7 +10,6 @@ rule predict_test:
     input:
         model=L.model("{model_id}"),
         test=eval_test,
-        patches=lambda w: L.patch_index(task_data(eval_target(w), w.model_id.rsplit("rep", 1)[1])),
     params:
         **job("predict_test.py", *PREDICT_KEYS, tasks=lambda w: [eval_target(w)],
               datasets=lambda w: [CFG.tasks[eval_target(w)].dataset]),

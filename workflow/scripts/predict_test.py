@@ -7,4 +7,5 @@ from vemtransfer.layout import zarr_store
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])
-print(predict_test_job(job_view(sm.params.config), sm.input.model, sm.input.test[0], sm.input.patches, zarr_store(sm.output[0]), sm.threads))
+test_image, _, patch_index = sm.input.test
+print(predict_test_job(job_view(sm.params.config), sm.input.model, test_image, patch_index, zarr_store(sm.output[0]), sm.threads))

@@ -79,6 +79,16 @@ def open_dataset(name: str, spec: Mapping[str, Any], raw_dir: str | Path) -> Sec
     return SectionStore(Path(raw_dir))
 
 
+def open_whole_volume(name: str, spec: Mapping[str, Any], raw_dir: str | Path) -> Sections:
+    """What a whole-volume prediction of ``name`` reads: the dataset itself, or for a ``local`` dataset
+    made of labelled blocks (``volumes``) the stack given as its ``image``."""
+    if spec["kind"] == "local" and "volumes" in spec:
+        from vemtransfer.datasets.local import open_local_stack
+
+        return open_local_stack(spec)
+    return open_dataset(name, spec, raw_dir)
+
+
 def _module(kind: str) -> Any:
     from vemtransfer.datasets import empiar, github, section_files, zenodo
 

@@ -98,6 +98,11 @@ class ArraySections:
     def __init__(self, image: Any, labels: Mapping[str, Any], check: Callable[[str, int, np.ndarray], None] | None = None) -> None:
         self._image, self._labels, self._check = image, dict(labels), check
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The (z, y, x) shape of the image."""
+        return tuple(self._image.shape)
+
     def volumes(self) -> tuple[str, ...]:
         return (MAIN,)
 

@@ -42,7 +42,11 @@ def predict_test_job(cfg: Config, model_file: str | Path, test_image: str | Path
                      out_store: str | Path, threads: int = 1) -> dict[str, Any]:
     """A model's prediction of its fold's test volume (Figs. 3 and 4), in one job."""
     ev, spec = cfg.evaluation, cfg.section("prediction")
-    image = load_split(Path(test_image).parent, "test").image
+    test = load_split(Path(test_image).parent, "test")
+    if test.blocks is not None and len(test.blocks) > 1:  # one OME-Zarr image per figure panel: a stack would join them
+        raise ValueError(f"{test_image}: the test split holds {len(test.blocks)} volumes ({list(test.blocks)} sections); "
+                         "a figure shows a test region of one volume")
+    image = test.image
     return predict_to_zarr(_runner(cfg, model_file, threads), image, out_store, cfg.patch_size, spec["chunk"], ev.overlap,
                            ev.batch_size, ev.threshold, spec["block"], task_spacing(cfg, patches_json),
                            {"model": str(model_file)}, progress=True)

@@ -6,16 +6,21 @@ from pathlib import Path
 from typing import Any
 
 from vemtransfer.config import Config
-from vemtransfer.datasets import open_dataset
+from vemtransfer.datasets import open_dataset, open_whole_volume
 from vemtransfer.datasets.store import Sections
 from vemtransfer.prepare import prepare_task, prepared_voxel_nm, preprocess_image, resolve_preprocess
 from vemtransfer.seeds import job_seed
 from vemtransfer.storage import npy_section_writer, write_json
 
 
+def _raw_dir(manifest: str | Path | None) -> Path:
+    """Where a downloaded dataset lies: the folder of its manifest (generated and local ones have none)."""
+    return Path(manifest).parent if manifest else Path(".")
+
+
 def dataset_sections(cfg: Config, dataset: str, manifest: str | Path | None) -> Sections:
     """The sections of ``dataset``: read from its download (the folder of ``manifest``), generated or local."""
-    return open_dataset(dataset, cfg.section("datasets")[dataset], Path(manifest).parent if manifest else Path("."))
+    return open_dataset(dataset, cfg.section("datasets")[dataset], _raw_dir(manifest))
 
 
 def prepare_task_job(cfg: Config, data_id: str, manifest: str | Path | None, patch_index: str | Path) -> dict[str, Any]:
@@ -45,7 +50,7 @@ def prepare_volume_job(cfg: Config, volume: str, manifest: str | Path | None, ou
     """
     dataset, z, pp = volume_spec(cfg, volume)
     spec = cfg.section("datasets")[dataset]
-    sections = dataset_sections(cfg, dataset, manifest)
+    sections = open_whole_volume(dataset, spec, _raw_dir(manifest))
     if len(sections.volumes()) != 1:
         raise ValueError(f"{volume}: whole-volume prediction needs a single-volume dataset; {dataset} has {list(sections.volumes())}")
     name = sections.volumes()[0]
