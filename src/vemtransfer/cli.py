@@ -95,33 +95,42 @@ def _exported_run(args: argparse.Namespace, cfg: Config) -> Run:
     return _run_of(args)
 
 
+def _require(module: str, extra: str, why: str) -> None:
+    """Import ``module`` (an optional extra's) or fail in one line naming the install command."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtra(f"{why} needs {module}, which is not installed ({exc}); "
+                           f"install it with: pip install 'vemtransfer[{extra}]'") from exc
+
+
 def _export(args: argparse.Namespace) -> None:
-    import json
+    from vemtransfer.export import export_model, export_options, model_metadata, prepared_test_volume
 
-    from vemtransfer.export import export_model
-    from vemtransfer.spacing import task_spacing
-
+    if args.format == "bioimageio":
+        _require("bioimageio.spec", "bioimageio", "--format bioimageio")  # before any work
     cfg = load_config(args.config)
     if args.target not in cfg.tasks:
         raise ConfigError(f"unknown task {args.target!r}; tasks are {', '.join(cfg.tasks)}")
     run = _exported_run(args, cfg)
-    layout = Layout.of(cfg.raw)
-    model = Path(layout.model(run.model_id))
+    model, options = export_options(cfg, run)
     if not model.exists():
         raise FileNotFoundError(f"{model} does not exist: train it first (snakemake {model} --configfile {args.config})")
-    metrics_file = Path(layout.metrics(run.model_id))
-    metrics = json.loads(metrics_file.read_text())["scores"] if metrics_file.exists() else {}
-    if not metrics and cfg.tasks[run.target].test is not None:
-        print(f"note: no test metrics yet; to score the model: snakemake {metrics_file} --configfile {args.config}")
-    history = Path(layout.history(run.model_id))
-    val_iou = json.loads(history.read_text())["best_val_iou_fg"] if history.exists() else None
-    patches = Path(layout.patch_index(cfg.tasks[run.target].data_id(run.rep)))
-    meta = export_model(
-        model, args.out, preprocess=cfg.tasks[run.target].preprocess,
-        voxel_nm=list(task_spacing(cfg, patches)) if patches.exists() and cfg.raw["datasets"][cfg.tasks[run.target].dataset].get("voxel_nm") else None,
-        threshold=cfg.evaluation.threshold, overlap=cfg.evaluation.overlap, metrics=metrics, val_iou_fg=val_iou,
-    )
-    print(f"{args.out}: model.ts + model.json ({run.model_id}, patch {meta['patch_size']})")
+    if not options["metrics"] and cfg.tasks[run.target].test is not None:
+        print(f"note: no test metrics yet; to score the model: snakemake {Layout.of(cfg.raw).metrics(run.model_id)} --configfile {args.config}")
+    if args.format == "torchscript":
+        meta = export_model(model, args.out, **options)
+        print(f"{args.out}: model.ts + model.json ({run.model_id}, patch {meta['patch_size']})")
+        return
+    from vemtransfer.bioimageio_export import export_bioimageio
+
+    meta = model_metadata(model, **options)
+    package = export_bioimageio(model, args.out, meta, authors=args.author, license=args.license, zip=not args.no_zip,
+                                test_input=prepared_test_volume(cfg, run, meta["patch_size"]))
+    written = " + ".join(str(p) for p in (package.rdf.parent, package.zip) if p)
+    print(f"{written}: bioimage.io package ({run.model_id}, patch {meta['patch_size']})")
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -167,6 +176,24 @@ def _run_args(defaults: bool = True) -> argparse.ArgumentParser:
     return p
 
 
+EXPORT_HELP = """\
+Export a trained model: the one --source/--budget/--rep name, else the one the target's
+recommendation chose (chosen_model.json), else the target's own full-data model (--budget
+full, rep 1). Both formats record the same metadata (task, patch size, voxel size,
+threshold, preprocessing, training data, validation/test metrics).
+
+--format torchscript (default): OUT/model.ts (TorchScript) + OUT/model.json, what
+`vemtransfer predict --model OUT` reads.
+
+--format bioimageio: a bioimage.io model package (spec 0.5), the folder OUT/bioimageio/
+(rdf.yaml, TorchScript and state-dict weights with the architecture source, test tensors
+cut from the task's prepared test volume, cover, README, citations, licence) and
+OUT/bioimageio.zip. Its input is the preprocessed (CLAHE + blur) uint8 volume as float32.
+bioimageio.core runs it (`bioimageio test OUT/bioimageio.zip`). Needs the extra:
+pip install 'vemtransfer[bioimageio]'.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vemtransfer", description=__doc__.split("\n")[0])
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
@@ -184,10 +211,21 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("config", type=Path)
         s.add_argument("--threads", type=int, default=1)
         s.set_defaults(func=func)
-    ex = sub.add_parser("export", help="export a trained model as TorchScript + metadata (default: the target's recommended model)",
-                        parents=[_run_args(defaults=False)])
+    ex = sub.add_parser("export", help="export a trained model (default: the target's recommended model) as TorchScript + metadata "
+                                       "or as a bioimage.io model package", description=EXPORT_HELP,
+                        formatter_class=argparse.RawDescriptionHelpFormatter, parents=[_run_args(defaults=False)])
     ex.add_argument("config", type=Path)
-    ex.add_argument("--out", type=Path, required=True, help="folder for model.ts and model.json")
+    ex.add_argument("--out", type=Path, required=True,
+                    help="output folder: model.ts + model.json (torchscript), or bioimageio/rdf.yaml + bioimageio.zip (bioimageio)")
+    ex.add_argument("--format", choices=("torchscript", "bioimageio"), default="torchscript",
+                    help="torchscript (default): model.ts + model.json, what `vemtransfer predict` reads; bioimageio: a "
+                         "bioimage.io model package (spec 0.5) for bioimageio.core and the tools that run bioimage.io models "
+                         "(needs pip install 'vemtransfer[bioimageio]')")
+    ex.add_argument("--author", action="append", default=[], metavar="NAME",
+                    help="bioimageio: an author of the package (repeat for several; bioimage.io expects at least one)")
+    ex.add_argument("--license", default="MIT", metavar="SPDX",
+                    help="bioimageio: the package's licence as an SPDX id (default MIT); pick one your training data's terms allow")
+    ex.add_argument("--no-zip", action="store_true", help="bioimageio: write only the package folder, not bioimageio.zip")
     ex.set_defaults(func=_export)
     pd_ = sub.add_parser("predict", help="predict a whole volume (TIFF, .npy or Zarr) with an exported or trained model")
     pd_.add_argument("--model", type=Path, required=True, help="exported folder (model.ts + model.json) or a model.pt")
@@ -214,8 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-USER_ERRORS = (ConfigError, OSError, ValueError, KeyError)
-"""What bad input raises (a wrong config, a missing or corrupt file, a wrong argument): one line, no traceback."""
+class MissingExtra(ImportError):
+    """An optional dependency (a ``pyproject.toml`` extra) that a chosen option needs is not installed."""
+
+
+USER_ERRORS = (ConfigError, OSError, ValueError, KeyError, MissingExtra)
+"""What bad input raises (a wrong config, a missing or corrupt file, a wrong argument, an
+option whose extra is not installed): one line, no traceback."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,17 +4,21 @@ A lab that only has the exported folder must be able to predict without this rep
 config: the folder holds ``model.ts`` (TorchScript, traced at the training patch size; the
 network is fully convolutional, so it runs on any window size that pools cleanly) and
 ``model.json`` (task, patch size, widths, the preprocessing and normalisation the network
-was trained with, the prediction threshold and overlap, metrics, provenance).
+was trained with, the prediction threshold and overlap, metrics, training data, provenance).
 ``vemtransfer predict`` reads both.
+
+:func:`export_options` (which model file, and what the export records about it) and
+:func:`model_metadata` (``model.json``'s content) are shared with the bioimage.io export
+(:mod:`vemtransfer.bioimageio_export`, ``vemtransfer export --format bioimageio``).
 """
 
 from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,36 +26,112 @@ import torch
 from vemtransfer.checkpoint import architecture, load_model, read_model_file
 from vemtransfer.storage import atomic_path, write_json
 
+if TYPE_CHECKING:
+    from vemtransfer.config import Config
+    from vemtransfer.grid import Run
+
 NORMALISATION = "uint8 section -> CLAHE(clip 3.5, 8x8 tiles) -> GaussianBlur(3x3, sigma 0.5) -> (x - 127.5) / 127.5"
 
 
-def export_model(model_file: str | Path, out_dir: str | Path, *, preprocess: Mapping[str, Any] | None = None,
-                 voxel_nm: list[float] | None = None, threshold: float = 0.5, overlap: float = 0.5,
-                 metrics: Mapping[str, Any] | None = None, val_iou_fg: float | None = None) -> dict[str, Any]:
-    """Write ``model.ts`` and ``model.json`` for the trained model in ``model_file``; returns the metadata.
+def export_options(cfg: Config, run: Run) -> tuple[Path, dict[str, Any]]:
+    """The model file of ``run`` and the keyword arguments of :func:`model_metadata` for it:
+    the target task's preprocessing and voxel size, the evaluation threshold and overlap, the
+    test metrics and validation IoU (empty / None until evaluated / trained), the training data.
+    The model file may not exist yet."""
+    from vemtransfer.layout import Layout
+    from vemtransfer.spacing import task_spacing
+
+    layout, task = Layout.of(cfg.raw), cfg.tasks[run.target]
+    metrics_file, history = Path(layout.metrics(run.model_id)), Path(layout.history(run.model_id))
+    patches = Path(layout.patch_index(task.data_id(run.rep)))
+    voxel_nm = list(task_spacing(cfg, patches)) if patches.exists() and cfg.raw["datasets"][task.dataset].get("voxel_nm") else None
+    return Path(layout.model(run.model_id)), {
+        "preprocess": task.preprocess, "voxel_nm": voxel_nm,
+        "threshold": cfg.evaluation.threshold, "overlap": cfg.evaluation.overlap,
+        "metrics": json.loads(metrics_file.read_text())["scores"] if metrics_file.exists() else {},
+        "val_iou_fg": json.loads(history.read_text())["best_val_iou_fg"] if history.exists() else None,
+        "training_data": training_data(cfg, run),
+    }
+
+
+def training_data(cfg: Config, run: Run) -> list[dict[str, Any]]:
+    """The datasets ``run``'s model learnt from, as the config names them: the source task's
+    (pretraining) for a fine-tune from a pretrained model, then the target task's."""
+    from vemtransfer.config import NO_PRETRAIN
+
+    if run.is_pretrain:
+        roles = {run.target: "pretraining"}
+    elif run.source == NO_PRETRAIN:
+        roles = {run.target: "training"}
+    else:
+        roles = {run.source: "pretraining", run.target: "fine-tuning"}
+    entries = []
+    for task_id, role in roles.items():
+        task = cfg.tasks[task_id]
+        dataset = cfg.raw["datasets"][task.dataset]
+        entry = {"name": task.dataset, "task": task_id, "label": task.label, "role": role, "kind": dataset["kind"],
+                 "url": dataset.get("url") or dataset.get("api_url") or dataset.get("base_url"),
+                 "voxel_nm": dataset.get("voxel_nm")}
+        if role == "pretraining" and task_id in cfg.raw.get("pretrained", {}):
+            entry["note"] = "pretrained model imported (config: pretrained)"
+        entries.append({k: v for k, v in entry.items() if v is not None})
+    return entries
+
+
+def prepared_test_volume(cfg: Config, run: Run, shape: Sequence[int]) -> np.ndarray | None:
+    """The target task's prepared (preprocessed uint8) test volume, else its training volume,
+    memory-mapped: the first at least ``shape`` (z, y, x) large; None when there is none (not
+    prepared yet, or too small)."""
+    from vemtransfer.layout import Layout
+
+    for path in map(Path, Layout.of(cfg.raw).prepared(cfg.tasks[run.target].data_id(run.rep), "test", "train")[::2]):  # images
+        if path.exists():
+            volume = np.load(path, mmap_mode="r")
+            if volume.dtype == np.uint8 and volume.ndim == 3 and all(n >= s for n, s in zip(volume.shape, shape)):
+                return volume
+    return None
+
+
+def model_metadata(model_file: str | Path, *, preprocess: Mapping[str, Any] | None = None,
+                   voxel_nm: Sequence[float] | None = None, threshold: float = 0.5, overlap: float = 0.5,
+                   metrics: Mapping[str, Any] | None = None, val_iou_fg: float | None = None,
+                   training_data: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """What ``model.json`` holds for the trained model in ``model_file`` (the bioimage.io
+    package's ``config.vemtransfer`` too).
 
     ``metrics``: the test scores (empty for a task without a test region); ``val_iou_fg``: the
-    validation IoU the model was selected on.
+    validation IoU the model was selected on; ``training_data``: see :func:`training_data`.
     """
     blob = read_model_file(model_file)
-    model = load_model(model_file).eval()
-    patch = tuple(blob.get("patch_size") or (18, 160, 160))
-    # TorchScript is deprecated in favour of torch.export, but an exported program cannot be
-    # switched to eval mode or run with a variable batch as simply; keep TorchScript for now.
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        traced = torch.jit.trace(model, torch.zeros(1, 1, *patch))
-    meta = {
+    return {
         "format": "vemtransfer-export/1",
         **{k: blob.get(k) for k in ("source", "target", "budget", "rep", "seed", "config_hash", "selected_step", "demo")},
-        **architecture(model), "patch_size": list(patch),
-        "preprocess": dict(preprocess or {}), "normalisation": NORMALISATION, "voxel_nm": voxel_nm,
+        **architecture(load_model(model_file)), "patch_size": list(blob.get("patch_size") or (18, 160, 160)),
+        "preprocess": dict(preprocess or {}), "normalisation": NORMALISATION,
+        "voxel_nm": [float(v) for v in voxel_nm] if voxel_nm is not None else None,
         "threshold": threshold, "overlap": overlap, "metrics": dict(metrics or {}), "val_iou_fg": val_iou_fg,
+        "training_data": [dict(d) for d in training_data],
     }
-    out_dir = Path(out_dir)
-    with atomic_path(out_dir / "model.ts") as tmp, warnings.catch_warnings():
+
+
+def write_torchscript(model: torch.nn.Module, patch: Sequence[int], path: str | Path) -> None:
+    """Trace ``model`` (in eval mode) on a (1, 1, *patch) input and save the TorchScript atomically."""
+    # TorchScript is deprecated in favour of torch.export, but an exported program cannot be
+    # switched to eval mode or run with a variable batch as simply; keep TorchScript for now
+    # (bioimage.io runs it too).
+    with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.save(traced, str(tmp))
+        traced = torch.jit.trace(model.eval(), torch.zeros(1, 1, *patch))
+        with atomic_path(path) as tmp:
+            torch.jit.save(traced, str(tmp))
+
+
+def export_model(model_file: str | Path, out_dir: str | Path, **options: Any) -> dict[str, Any]:
+    """Write ``model.ts`` and ``model.json`` for the trained model in ``model_file``; returns the
+    metadata (``options``: those of :func:`model_metadata`)."""
+    meta = model_metadata(model_file, **options)
+    out_dir = Path(out_dir)
+    write_torchscript(load_model(model_file), meta["patch_size"], out_dir / "model.ts")
     write_json(out_dir / "model.json", meta)
     return meta
 
