@@ -95,6 +95,21 @@ def test_recommendation_ranks_the_same_object_above_an_unrelated_source_then_pre
     assert (target.parent / "size_distribution.png").stat().st_size > 5_000
     assert main(["measure", str(target.parent / "prediction.zarr"), "--out", str(tmp_path / "m")]) == 0
     assert pd.read_csv(tmp_path / "m" / "morphometrics.csv").equals(objects)
+    # the exported model rescales a raw volume from its voxel size to the task's 8 nm pixels, as the workflow did
+    assert main(["export", str(config), "--target", "MyLab-M", "--out", str(tmp_path / "export")]) == 0
+    meta = json.loads((tmp_path / "export" / "model.json").read_text())
+    assert meta["preprocess"]["voxel_yx_nm"] == 8 and meta["input_voxel_nm"] == [32, 4, 4] and meta["voxel_nm"] == [32, 8, 8]
+    for extra in ([], ["--input-voxel-nm", "32", "4", "4"]):
+        out = tmp_path / f"cli{len(extra)}.zarr"
+        assert main(["predict", "--model", str(tmp_path / "export"), "--input", str(tmp_path / "stack.zarr"), "--output", str(out), *extra]) == 0
+        assert prediction_info(out)["voxel_nm"] == [32, 8, 8]
+        cli_mask = open_prediction(out)[1]
+        assert cli_mask.shape == (16, 128, 128) and (np.asarray(cli_mask) != np.asarray(mask)).mean() < 1e-3
+    half = tmp_path / "half.zarr"  # a volume at 8 nm already: no rescaling, same 8 nm prediction
+    zarr.open_group(str(tmp_path / "coarse.zarr"), mode="w").create_array("image", data=np.asarray(open_volume(tmp_path / "stack.zarr")[:, ::2, ::2]))
+    assert main(["predict", "--model", str(tmp_path / "export"), "--input", str(tmp_path / "coarse.zarr"), "--output", str(half),
+                 "--input-voxel-nm", "32", "8", "8"]) == 0
+    assert open_prediction(half)[1].shape == (16, 128, 128) and prediction_info(half)["voxel_nm"] == [32, 8, 8]
 
 
 def test_a_sparsely_labelled_volume_without_test_region_is_ranked_predicted_and_exported(tmp_path, repo):

@@ -137,7 +137,7 @@ def _predict(args: argparse.Namespace) -> None:
     import torch
 
     from vemtransfer.device import pick_device
-    from vemtransfer.export import PreprocessedVolume, load_for_prediction
+    from vemtransfer.export import PreprocessedVolume, input_preprocessing, load_for_prediction
     from vemtransfer.runners import make_runner
     from vemtransfer.volume import predict_to_zarr
     from vemtransfer.volume_io import open_volume
@@ -147,9 +147,12 @@ def _predict(args: argparse.Namespace) -> None:
     raw = open_volume(args.input)
     if raw.dtype != "uint8" or len(raw.shape) != 3:
         raise SystemExit(f"vemtransfer: {args.input} is {raw.dtype} {tuple(raw.shape)}; expected a uint8 (z, y, x) volume")
-    voxel = args.voxel_nm or meta.get("voxel_nm") or (1.0, 1.0, 1.0)
+    pp, input_voxel, note = input_preprocessing(meta, raw.shape, args.input_voxel_nm)
+    if note:
+        print(f"note: {note}")
+    voxel = args.voxel_nm or input_voxel or meta.get("voxel_nm") or (1.0, 1.0, 1.0)
     runner = make_runner(args.engine, model, pick_device(args.device), meta["patch_size"], amp=True, threads=args.threads)
-    summary = predict_to_zarr(runner, PreprocessedVolume(raw, meta["preprocess"]), args.output, meta["patch_size"], args.chunk,
+    summary = predict_to_zarr(runner, PreprocessedVolume(raw, pp), args.output, meta["patch_size"], args.chunk,
                               meta["overlap"], args.batch_size, meta["threshold"], args.block, voxel, {"model": str(args.model)})
     print(f"{args.output}: OME-Zarr probability + labels/mask {summary['shape']} at {voxel} nm in {summary['seconds']:.1f} s "
           f"({summary['windows']} windows, {runner.description})")
@@ -227,15 +230,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="bioimageio: the package's licence as an SPDX id (default MIT); pick one your training data's terms allow")
     ex.add_argument("--no-zip", action="store_true", help="bioimageio: write only the package folder, not bioimageio.zip")
     ex.set_defaults(func=_export)
-    pd_ = sub.add_parser("predict", help="predict a whole volume (TIFF, .npy or Zarr) with an exported or trained model")
+    pd_ = sub.add_parser("predict", help="predict a whole volume (TIFF, PNG sections, .npy or Zarr) with an exported or trained model")
     pd_.add_argument("--model", type=Path, required=True, help="exported folder (model.ts + model.json) or a model.pt")
-    pd_.add_argument("--input", type=Path, required=True, help="raw uint8 (z, y, x) volume: multi-page .tif/.tiff, a folder of per-section TIFFs, .npy, a Zarr array/group or OME-Zarr")
+    pd_.add_argument("--input", type=Path, required=True, help="raw uint8 (z, y, x) volume: multi-page .tif/.tiff, a folder of TIFF or PNG sections, .npy, a Zarr array/group, "
+                          "OME-Zarr, or a single 2-D image")
+    pd_.add_argument("--input-voxel-nm", type=float, nargs=3, default=None, metavar=("Z", "Y", "X"),
+                     help="the input's voxel size in nm: a model trained on sections rescaled to a pixel size (voxel_yx_nm) "
+                          "rescales the input from it (default: the training volume's, with a note)")
     pd_.add_argument("--output", type=Path, required=True, help="output OME-Zarr (.zarr: probability image + labels/mask); napari opens it")
     pd_.add_argument("--chunk", type=int, nargs=3, default=[32, 512, 512], metavar=("Z", "Y", "X"), help="OME-Zarr chunk")
     pd_.add_argument("--block", type=int, nargs=3, default=[64, 1024, 1024], metavar=("Z", "Y", "X"),
                      help="most voxels one block of windows covers (memory: its input + float32 sums)")
     pd_.add_argument("--voxel-nm", type=float, nargs=3, default=None, metavar=("Z", "Y", "X"),
-                     help="voxel size of the prediction in nm (default: the exported model's, else 1)")
+                     help="voxel size written into the prediction in nm (default: from --input-voxel-nm and the rescaling, else "
+                          "the exported model's, else 1)")
     pd_.add_argument("--batch-size", type=int, default=4)
     pd_.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
     pd_.add_argument("--threads", type=int, default=1)

@@ -46,7 +46,7 @@ def export_options(cfg: Config, run: Run) -> tuple[Path, dict[str, Any]]:
     patches = Path(layout.patch_index(task.data_id(run.rep)))
     voxel_nm = list(task_spacing(cfg, patches)) if patches.exists() and cfg.raw["datasets"][task.dataset].get("voxel_nm") else None
     return Path(layout.model(run.model_id)), {
-        "preprocess": task.preprocess, "voxel_nm": voxel_nm,
+        "preprocess": task.preprocess, "voxel_nm": voxel_nm, "input_voxel_nm": cfg.raw["datasets"][task.dataset].get("voxel_nm"),
         "threshold": cfg.evaluation.threshold, "overlap": cfg.evaluation.overlap,
         "metrics": json.loads(metrics_file.read_text())["scores"] if metrics_file.exists() else {},
         "val_iou_fg": json.loads(history.read_text())["best_val_iou_fg"] if history.exists() else None,
@@ -93,14 +93,18 @@ def prepared_test_volume(cfg: Config, run: Run, shape: Sequence[int]) -> np.ndar
 
 
 def model_metadata(model_file: str | Path, *, preprocess: Mapping[str, Any] | None = None,
-                   voxel_nm: Sequence[float] | None = None, threshold: float = 0.5, overlap: float = 0.5,
+                   voxel_nm: Sequence[float] | None = None, input_voxel_nm: Sequence[float] | None = None,
+                   threshold: float = 0.5, overlap: float = 0.5,
                    metrics: Mapping[str, Any] | None = None, val_iou_fg: float | None = None,
                    training_data: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """What ``model.json`` holds for the trained model in ``model_file`` (the bioimage.io
     package's ``config.vemtransfer`` too).
 
     ``metrics``: the test scores (empty for a task without a test region); ``val_iou_fg``: the
-    validation IoU the model was selected on; ``training_data``: see :func:`training_data`.
+    validation IoU the model was selected on; ``training_data``: see :func:`training_data`;
+    ``voxel_nm``: the prepared voxel size the network saw; ``input_voxel_nm``: the raw voxel size
+    of the training volume, the default of a new volume's when the preprocessing rescales to a
+    pixel size (``voxel_yx_nm``).
     """
     blob = read_model_file(model_file)
     return {
@@ -109,6 +113,7 @@ def model_metadata(model_file: str | Path, *, preprocess: Mapping[str, Any] | No
         **architecture(load_model(model_file)), "patch_size": list(blob.get("patch_size") or (18, 160, 160)),
         "preprocess": dict(preprocess or {}), "normalisation": NORMALISATION,
         "voxel_nm": [float(v) for v in voxel_nm] if voxel_nm is not None else None,
+        "input_voxel_nm": [float(v) for v in input_voxel_nm] if input_voxel_nm is not None else None,
         "threshold": threshold, "overlap": overlap, "metrics": dict(metrics or {}), "val_iou_fg": val_iou_fg,
         "training_data": [dict(d) for d in training_data],
     }
@@ -145,6 +150,30 @@ def load_for_prediction(path: str | Path) -> tuple[torch.nn.Module, dict[str, An
     blob = read_model_file(path)
     meta = {"patch_size": blob.get("patch_size") or [18, 160, 160], "preprocess": {}, "threshold": 0.5, "overlap": 0.5}
     return load_model(path).eval(), meta
+
+
+def input_preprocessing(meta: Mapping[str, Any], raw_shape: Sequence[int], input_voxel_nm: Sequence[float] | None = None,
+                        ) -> tuple[dict[str, Any], tuple[float, ...] | None, str | None]:
+    """(preprocessing, prepared voxel size in nm or None, a note or None) of a new raw volume of ``raw_shape``.
+
+    A model trained on sections rescaled to a pixel size (``voxel_yx_nm``) must see a new
+    volume rescaled to that pixel size too, which depends on the volume's own voxel size:
+    ``input_voxel_nm`` (``--input-voxel-nm``), else the training volume's (said in the note).
+    Without it the sections would be fed at their raw scale, objects the wrong size in pixels.
+    """
+    from vemtransfer.prepare import prepared_voxel_nm, resolve_preprocess
+
+    pp, note = dict(meta.get("preprocess") or {}), None
+    raw_nm = input_voxel_nm
+    if "voxel_yx_nm" in pp and raw_nm is None:
+        raw_nm = meta.get("input_voxel_nm")
+        if raw_nm is None:
+            raise ValueError(f"the model rescales sections to {pp['voxel_yx_nm']} nm pixels: give the input's voxel size, --input-voxel-nm Z Y X")
+        note = (f"the input is taken to have the training volume's voxel size, {list(raw_nm)} nm (z, y, x), and is rescaled "
+                f"to {pp['voxel_yx_nm']} nm pixels; give --input-voxel-nm if it differs")
+    pp = resolve_preprocess(pp, raw_nm, tuple(raw_shape)[1:])
+    voxel = prepared_voxel_nm(raw_nm, tuple(raw_shape)[1:], 1, pp) if raw_nm is not None else None
+    return pp, voxel, note
 
 
 class PreprocessedVolume:
