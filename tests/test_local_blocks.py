@@ -135,3 +135,18 @@ def test_validate_reads_each_block_and_its_bounds(tmp_path, tiny_raw):
     tifffile.imwrite(small, np.zeros((4, 32, 32), np.uint8), photometric="minisblack")
     spec["volumes"]["late"] = {"image": str(small), "labels": {"mito": str(small)}}
     assert any("the images' sections differ in size" in e for e in region_errors(validate_config(raw)))
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"labels": {"mito": "a.tif"}}, "datasets.lab: give image and labels (or volumes: labelled blocks"),
+    ({"image": "a.tif", "labels": {"mito": "a.tif"}, "volumes": {"a": {"z": [0, 3], "image": "b.tif"}}},
+     "datasets.lab.volumes.a: either z (sections of the dataset's image) or image and labels of its own, not both"),
+    ({"image": "a.tif", "labels": {"mito": "a.tif"}, "volumes": {"a": {"image": "b.tif"}}},
+     "datasets.lab.volumes.a: give z: [start, stop] (sections of the dataset's image) or image and labels of its own"),
+])
+def test_an_incomplete_local_spec_is_one_clear_line(tiny_raw, spec, message):
+    raw = _raw(tiny_raw, {"kind": "local", "voxel_nm": [30, 4, 4], **spec})
+    raw["tasks"]["Lab-M"] = {"dataset": "lab", "label": "mito", "train": {"z": [0, 2]}}
+    with pytest.raises(ConfigError) as err:
+        validate_config(raw)
+    assert message in str(err.value)

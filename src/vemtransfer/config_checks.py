@@ -58,7 +58,18 @@ def _local_spec_errors(raw: Mapping[str, Any]) -> list[str]:
     for name, spec in datasets.items():
         if spec["kind"] != "local":
             continue
+        if "volumes" not in spec and not ("image" in spec and "labels" in spec):
+            errors.append(f"datasets.{name}: give image and labels (or volumes: labelled blocks of the stack or of their own files)")
         for block, part in spec.get("volumes", {}).items():
+            own = [key for key in ("image", "labels") if key in part]
+            if "z" in part and own:
+                errors.append(f"datasets.{name}.volumes.{block}: either z (sections of the dataset's image) or image and labels "
+                              f"of its own, not both")
+                continue
+            if "z" not in part and len(own) < 2:
+                errors.append(f"datasets.{name}.volumes.{block}: give z: [start, stop] (sections of the dataset's image) "
+                              "or image and labels of its own")
+                continue
             missing = [key for key in ("image", "labels") if "z" in part and key not in spec]
             if missing:
                 errors.append(f"datasets.{name}.volumes.{block}.z: a z range of the dataset's {' and '.join(missing)}, "
