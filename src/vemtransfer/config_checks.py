@@ -70,7 +70,7 @@ def _local_spec_errors(raw: Mapping[str, Any]) -> list[str]:
                 errors.append(f"datasets.{name}.volumes.{block}: give z: [start, stop] (sections of the dataset's image) "
                               "or image and labels of its own")
                 continue
-            missing = [key for key in ("image", "labels") if "z" in part and key not in spec]
+            missing = [key for key in ("image", "labels") if "z" in part and key not in spec]  # own files need nothing of the stack
             if missing:
                 errors.append(f"datasets.{name}.volumes.{block}.z: a z range of the dataset's {' and '.join(missing)}, "
                               f"which datasets.{name} does not give")

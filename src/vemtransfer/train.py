@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import numpy as np
@@ -126,7 +126,6 @@ def train_model(
     meta: dict[str, Any] | None = None,
     callback: Callable[[int], None] | None = None,
     sparse: bool = False,
-    blocks: Mapping[str, list[int]] | None = None,
     val_seed: int | None = None,
     cell_size: tuple[int, int, int] | None = None,
 ) -> dict[str, Any]:
@@ -136,21 +135,20 @@ def train_model(
     ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps, which a rerun of the same job
     picks up. ``callback(step)`` runs after every step (progress hooks, tests). ``sparse``:
     the labels hold :data:`~vemtransfer.data.IGNORE` sections, left out of the loss.
-    ``blocks``: sections per stacked volume of the ``train`` and ``val`` splits (patches and
-    validation crops never straddle two volumes; default: one volume each). ``val_seed``
+    The splits' ``blocks`` (sections per stacked volume, from the patch index) keep patches and
+    validation crops inside one volume. ``val_seed``
     places the validation crops (default ``seed``; give every model of the same prepared data the same).
     ``cell_size``: with random sampling, ``origins`` are label-budget cells of this size
     (``prepare_task(cells=True)``) rather than patch-sized tiles.
     """
     out_dir, device = Path(out_dir), device or pick_device()
-    blocks = dict(blocks or {})
     train, val = in_memory(train), in_memory(val)
     if cfg.val_crops:
-        crops = validation_crops(blocks.get("val") or [len(val.image)], val.image.shape[1:], cfg.val_crop_size, cfg.val_crops, seed if val_seed is None else val_seed)
+        crops = validation_crops(list(val.blocks or [len(val.image)]), val.image.shape[1:], cfg.val_crop_size, cfg.val_crops, seed if val_seed is None else val_seed)
         validation = Validation(val, patch_size, eval_cfg, crops, cfg.val_crop_size, cfg.channels_last)
     else:
         validation = Validation(val, patch_size, eval_cfg, channels_last=cfg.channels_last)
-    data = training_batches(train, origins, patch_size, cfg, seed, blocks.get("train"), cell_size)
+    data = training_batches(train, origins, patch_size, cfg, seed, list(train.blocks) if train.blocks else None, cell_size)
     with _determinism(cfg.deterministic):
         return _train(data, validation, len(origins), cfg, model_cfg, out_dir, seed, init, device, meta, callback, sparse)
 

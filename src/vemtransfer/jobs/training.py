@@ -37,7 +37,7 @@ def train_job(cfg: Config, source: str, target: str, budget: str, rep: int, patc
         load_split(folder, "train"), load_split(folder, "val"), origins, cfg.patch_size,
         cfg.train_config(stage), cfg.model, cfg.evaluation, Path(out_model).parent, seed,
         init=init, meta=meta, sparse=cfg.tasks[target].labelled is not None,
-        blocks={split: index["splits"][split]["blocks"] for split in ("train", "val")}, val_seed=job_seed(cfg.seed, "validation", data_id),
+        val_seed=job_seed(cfg.seed, "validation", data_id),
         cell_size=_cell_size(index, cfg, folder),
     )
 
