@@ -41,11 +41,11 @@ def _child(raw_json: str, variant: str, steps: int, threads: int) -> dict[str, A
     """Train ``steps`` steps of one variant in this process; time, last loss, test IoU."""
     import torch
 
-    from vemtransfer.infer import cpu_bf16_native
     from vemtransfer.config import validate_config
+    from vemtransfer.core.layout import Layout
+    from vemtransfer.inference.predict import cpu_bf16_native
     from vemtransfer.jobs.evaluation import evaluate_job
     from vemtransfer.jobs.training import train_job
-    from vemtransfer.layout import Layout
 
     raw = json.loads(raw_json)
     raw["train"] |= VARIANTS[variant] | {"finetune": {"steps": steps}, "val_every": steps, "log_every": 1}
@@ -92,8 +92,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     steps = 2 if args.smoke else args.steps
     cores = os.cpu_count() or 1
     with serve(args.mirror) as base_url:
-        from vemtransfer.config import validate_config
         from benchmarks.real_em import _prepare
+        from vemtransfer.config import validate_config
 
         raw = benchmark_config(base_url, args.workdir, "cpu", ["train.validation.crops=2"] if args.smoke else [])
         raw = dict(validate_config(raw).raw)

@@ -35,8 +35,8 @@ SMOKE = {"tiny": ((2, 4, 4), 0, (2, 16, 16), (4, 40, 40), (4, 40, 40))}
 def _variants(model: torch.nn.Module, patch: tuple[int, ...], device: torch.device, compile_: bool) -> dict[str, tuple[Callable, int]]:
     """name -> (runner factory, batch size); the first is the baseline. Factories build lazily,
     so a missing engine fails only its row."""
-    from vemtransfer.infer import cpu_bf16_native
-    from vemtransfer.runners import OnnxRuntimeRunner, OpenVinoRunner, TorchRunner
+    from vemtransfer.inference.predict import cpu_bf16_native
+    from vemtransfer.inference.runners import OnnxRuntimeRunner, OpenVinoRunner, TorchRunner
 
     if device.type == "cuda":
         return {
@@ -61,8 +61,8 @@ def _variants(model: torch.nn.Module, patch: tuple[int, ...], device: torch.devi
 
 
 def _predict(runner, image: np.ndarray, patch, batch: int, out: Path) -> tuple[float, np.ndarray]:
-    from vemtransfer.ome import open_prediction
-    from vemtransfer.volume import predict_to_zarr
+    from vemtransfer.inference.ome import open_prediction
+    from vemtransfer.inference.volume import predict_to_zarr
 
     t0 = time.perf_counter()
     predict_to_zarr(runner, image, out, patch, image.shape, 0.5, batch, block_zyx=image.shape, progress=False)
@@ -72,7 +72,7 @@ def _predict(runner, image: np.ndarray, patch, batch: int, out: Path) -> tuple[f
 def measure(name: str, spec, rounds: int, device: torch.device, compile_: bool) -> list[list[object]]:
     import ome_zarr.writer  # noqa: F401 - imported once here, not inside the first variant's timing
 
-    from vemtransfer.model import RSUNet
+    from vemtransfer.model.network import RSUNet
 
     widths, planar, patch, cpu_shape, cuda_shape = spec
     shape = cuda_shape if device.type == "cuda" else cpu_shape

@@ -44,10 +44,10 @@ class LazyVolume:
 
 def _child(method: str, size: str, out_dir: str, args: argparse.Namespace) -> dict[str, float]:
     """Run one case in this (fresh) process and report its time and peaks."""
-    from vemtransfer.infer import predict_volume
-    from vemtransfer.model import RSUNet
-    from vemtransfer.runners import TorchRunner
-    from vemtransfer.volume import predict_to_zarr
+    from vemtransfer.inference.predict import predict_volume
+    from vemtransfer.inference.runners import TorchRunner
+    from vemtransfer.inference.volume import predict_to_zarr
+    from vemtransfer.model.network import RSUNet
 
     device = torch.device(args.device)
     torch.manual_seed(0)

@@ -30,8 +30,8 @@ CASES = ("one section", "stack the region", "prepare_task")
 def _child(case: str, raw_dir: str, n: int, crop: Sequence[int] | None, resize: Sequence[int]) -> dict[str, float]:
     """One case in this (fresh) process: its time, RSS after imports and peak RSS."""
     from vemtransfer.config import Region, TaskSpec
-    from vemtransfer.datasets.store import SectionStore
-    from vemtransfer.prepare import prepare_task
+    from vemtransfer.data.datasets.store import SectionStore
+    from vemtransfer.data.prepare import prepare_task
 
     store = SectionStore(Path(raw_dir))
     imported = peak_rss_mb()
@@ -52,7 +52,7 @@ def _child(case: str, raw_dir: str, n: int, crop: Sequence[int] | None, resize: 
 
 def _store(raw_dir: Path, n: int, shape: Sequence[int]) -> None:
     """``n`` synthetic image + label sections in the section store (noise on diagonal stripes)."""
-    from vemtransfer.datasets.store import write_section
+    from vemtransfer.data.datasets.store import write_section
 
     rng = np.random.default_rng(0)
     yy, xx = np.ogrid[: shape[0], : shape[1]]

@@ -40,7 +40,7 @@ import numpy as np
 import yaml
 
 from benchmarks._common import machine, table
-from vemtransfer.device import pick_device
+from vemtransfer.core.device import pick_device
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "testdata"
@@ -107,7 +107,7 @@ def threshold_scores(train_image: np.ndarray, train_label: np.ndarray, test_imag
     """
     from scipy import ndimage
 
-    from vemtransfer.metrics import confusion, scores
+    from vemtransfer.model.metrics import confusion, scores
 
     def prep(image: np.ndarray) -> np.ndarray:
         image = np.asarray(image, np.float32)
@@ -139,7 +139,7 @@ def overlay(image: np.ndarray, label: np.ndarray, pred: np.ndarray, title: str, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from vemtransfer.storage import atomic_path
+    from vemtransfer.core.storage import atomic_path
 
     fig, ax = plt.subplots(figsize=(6, 6.3))
     ax.imshow(image, cmap="gray", interpolation="none")
@@ -159,10 +159,10 @@ def overlay(image: np.ndarray, label: np.ndarray, pred: np.ndarray, title: str, 
 def _prepare(raw: dict[str, Any], task: str) -> None:
     """Download (from the mirror) and prepare ``task`` unless already done, with the workflow's functions."""
     from vemtransfer.config import validate_config
-    from vemtransfer.datasets import needed_sections
+    from vemtransfer.core.layout import Layout
+    from vemtransfer.data.datasets import needed_sections
     from vemtransfer.jobs.download import download_dataset
     from vemtransfer.jobs.preparation import prepare_task_job
-    from vemtransfer.layout import Layout
 
     cfg, layout = validate_config(raw), Layout.of(raw)
     dataset = raw["tasks"][task]["dataset"]
@@ -176,13 +176,13 @@ def run_task(raw: dict[str, Any], task: str, threads: int) -> dict[str, Any]:
     """Prepare, train (NoPretrain, all tiles), evaluate and threshold one task; a row of the table."""
     import torch
 
-    from vemtransfer.checkpoint import load_model
     from vemtransfer.config import validate_config
-    from vemtransfer.data import load_split
+    from vemtransfer.core.layout import Layout
+    from vemtransfer.data.patches import load_split
     from vemtransfer.jobs.evaluation import evaluate_job
     from vemtransfer.jobs.training import train_job
-    from vemtransfer.layout import Layout
-    from vemtransfer.model import count_parameters
+    from vemtransfer.model.checkpoint import load_model
+    from vemtransfer.model.network import count_parameters
 
     _prepare(raw, task)
     cfg, layout, model_id = validate_config(raw), Layout.of(raw), f"finetune/NoPretrain__{task}/f1/rep1"
@@ -205,10 +205,10 @@ def run_task(raw: dict[str, Any], task: str, threads: int) -> dict[str, Any]:
 
 
 def _draw_overlay(raw: dict[str, Any], row: dict[str, Any], out: Path) -> None:
-    from vemtransfer.checkpoint import load_model
-    from vemtransfer.data import load_split
-    from vemtransfer.infer import predict_volume
-    from vemtransfer.layout import Layout
+    from vemtransfer.core.layout import Layout
+    from vemtransfer.data.patches import load_split
+    from vemtransfer.inference.predict import predict_volume
+    from vemtransfer.model.checkpoint import load_model
 
     cfg_eval, channels_last = raw.get("evaluation", {}), raw["train"]["channels_last"]
     test = load_split(Layout.of(raw).prepared_dir(row["task"]), "test")

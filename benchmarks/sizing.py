@@ -27,10 +27,10 @@ functions (not Snakemake, so this stays cheap to maintain):
 6. predict it to OME-Zarr (``volume.predict_to_zarr``) with the default engine (``auto``:
    OpenVINO on a CPU where installed) and with ``torch``, each engine's set-up
    (``runners.make_runner``: OpenVINO converts and compiles the model) timed on its own;
-7. measure: ``measure_prediction`` (``vemtransfer.morphometrics``: objects, volumes, surfaces).
+7. measure: ``measure_prediction`` (``vemtransfer.inference.morphometrics``: objects, volumes, surfaces).
 
 It then estimates a whole recommendation from these figures and the job counts of
-``vemtransfer.grid`` (as the workflow enumerates them) under the config's defaults: the
+``vemtransfer.config.grid`` (as the workflow enumerates them) under the config's defaults: the
 paper's sources (config/config.yaml), the schema's repeats and fractions, the recipe's steps;
 and what changes that total. Results also go to ``--out`` (JSON) so README numbers can be traced.
 ``--smoke``: a small synthetic stack (or, with ``--mirror``, crops of a few VNC sections), a
@@ -60,7 +60,7 @@ import yaml
 from benchmarks import real_em
 from benchmarks._common import machine, table
 from vemtransfer.config import NO_PRETRAIN, Config, Experiment, load_config, validate_config
-from vemtransfer.datasets.store import IMAGE, MAIN, Sections, SectionStore, section_path
+from vemtransfer.data.datasets.store import IMAGE, MAIN, Sections, SectionStore, section_path
 
 REPO = Path(__file__).resolve().parents[1]
 TASK = "MyLab-M"
@@ -114,8 +114,8 @@ def vnc_sections(mirror: Path | None, download_dir: Path, count: int) -> Section
     """Sections 0..count-1 of the Drosophila VNC (image and mito, labels stored 0/1), fetched as
     ``benchmarks.real_em`` fetches them: its config, its local server for ``mirror``, the workflow's
     sha256-checked ``download_dataset``. Sections already downloaded into ``download_dir`` are reused."""
+    from vemtransfer.core.layout import Layout
     from vemtransfer.jobs.download import download_dataset
-    from vemtransfer.layout import Layout
 
     zs = list(range(count))
     with (real_em.serve(mirror) if mirror else contextlib.nullcontext(None)) as served:
@@ -131,7 +131,7 @@ def vnc_sections(mirror: Path | None, download_dir: Path, count: int) -> Section
 
 def synthetic_sections(count: int, size: int) -> Sections:
     """A generated kidney volume with mitochondria labels: the smoke mode's offline stand-in for the VNC."""
-    from vemtransfer.datasets.generated import generate
+    from vemtransfer.data.datasets.generated import generate
 
     return generate({"tissue": "kidney", "shape": [count, size, size], "seed": 3})
 
@@ -181,18 +181,18 @@ def run_stages(config_file: Path, threads: int) -> tuple[list[Stage], dict[str, 
     """Run the flow once on the config in ``config_file``, timing each stage; returns the stages and facts the estimate needs."""
     import torch
 
-    from vemtransfer.checkpoint import load_model
-    from vemtransfer.config_checks import region_errors, volume_header
-    from vemtransfer.device import pick_device
-    from vemtransfer.grid import fraction_budget
+    from vemtransfer.config.grid import fraction_budget
+    from vemtransfer.core.device import pick_device
+    from vemtransfer.core.layout import Layout
+    from vemtransfer.data.file_checks import region_errors, volume_header
+    from vemtransfer.data.spacing import volume_spacing
+    from vemtransfer.inference.runners import make_runner
+    from vemtransfer.inference.volume import predict_to_zarr
     from vemtransfer.jobs.evaluation import evaluate_job
     from vemtransfer.jobs.measurement import measure_prediction
     from vemtransfer.jobs.preparation import prepare_task_job, prepare_volume_job
     from vemtransfer.jobs.training import train_job
-    from vemtransfer.layout import Layout
-    from vemtransfer.runners import make_runner
-    from vemtransfer.spacing import volume_spacing
-    from vemtransfer.volume import predict_to_zarr
+    from vemtransfer.model.checkpoint import load_model
 
     stages: list[Stage] = []
 
@@ -235,7 +235,7 @@ def run_stages(config_file: Path, threads: int) -> tuple[list[Stage], dict[str, 
     info, seconds = timed(lambda: prepare_volume_job(cfg, TASK, None, volume_npy, volume_json))
     stages.append(Stage("prepare volume", f"all {info['sections']} sections, rescaled and enhanced", seconds, info["sections"], "section"))
 
-    importlib.import_module("vemtransfer.ome")  # the OME-Zarr writer's imports (zarr): not the first engine's cost
+    importlib.import_module("vemtransfer.inference.ome")  # the OME-Zarr writer's imports (zarr): not the first engine's cost
     image = np.load(volume_npy, mmap_mode="r")
     voxels = math.prod(image.shape)
     device, pred, ev = pick_device(), cfg.section("prediction"), cfg.evaluation
@@ -269,7 +269,7 @@ def paper_sources() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Jobs:
-    """How many of each job one recommendation runs, counted by ``vemtransfer.grid`` as the workflow does."""
+    """How many of each job one recommendation runs, counted by ``vemtransfer.config.grid`` as the workflow does."""
 
     pretrain: int
     finetune: int
@@ -278,7 +278,7 @@ class Jobs:
 
     @classmethod
     def of(cls, exp: Experiment, task: str, has_test: bool) -> Jobs:
-        from vemtransfer.grid import fraction_budget, pretrain_runs, recommend_runs
+        from vemtransfer.config.grid import fraction_budget, pretrain_runs, recommend_runs
 
         runs = recommend_runs(exp, task)
         top = fraction_budget(max(exp.fractions))

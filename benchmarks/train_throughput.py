@@ -6,7 +6,7 @@ batch, learning rate, DiceCE loss) on the *same batches in the same order*: the 
 loop reads them from pre-cut, pre-augmented patch tensors through a default
 ``torch.utils.data.DataLoader`` (which flatters the reference: its augmentation is free),
 calls ``loss.item()`` every step and never uses AMP, fused Adam, pinned memory or workers.
-Ours is the real trainer (``vemtransfer.train.train_model``) reading a memory-mapped
+Ours is the real trainer (``vemtransfer.training.train.train_model``) reading a memory-mapped
 ``.npy`` volume, so the same final loss shows both optimise the same thing.
 
 Timing covers the steps after ``--warmup`` up to the second-to-last one: ``train_model``
@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import vemtransfer.train as vt
+import vemtransfer.training.train as vt
 from benchmarks._common import ints, machine, sync, table
 from vemtransfer.config import EvalConfig, ModelConfig, TrainConfig
-from vemtransfer.data import PatchBatches, Volume, tile_origins
-from vemtransfer.loss import DiceCELoss
-from vemtransfer.model import PAPER_BN_MOMENTUM, PAPER_WIDTHS, RSUNet
-from vemtransfer.synthetic import generate_tissue
+from vemtransfer.data.patches import PatchBatches, Volume, tile_origins
+from vemtransfer.data.synthetic import generate_tissue
+from vemtransfer.model.loss import DiceCELoss
+from vemtransfer.model.network import PAPER_BN_MOMENTUM, PAPER_WIDTHS, RSUNet
 
 SEED = 11
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from vemtransfer.config import validate_config
-from vemtransfer.datasets import DOWNLOAD_KINDS, needed_sections
+from vemtransfer.core.layout import Layout
+from vemtransfer.data.datasets import DOWNLOAD_KINDS, needed_sections
 from vemtransfer.jobs.download import download_dataset
 from vemtransfer.jobs.evaluation import evaluate_job
 from vemtransfer.jobs.preparation import prepare_task_job
 from vemtransfer.jobs.training import train_job
-from vemtransfer.layout import Layout
 
 
 def prepared_dir(raw: Mapping[str, Any], data_id: str) -> Path:

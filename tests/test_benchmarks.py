@@ -62,7 +62,10 @@ def test_inference_engines_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert [r[1] for r in rows[:6]] == ["torch fp32, batch 4 (baseline)", "torch fp32 channels_last_3d", "torch fp32, batch 16",
                                         "onnxruntime fp32", "openvino fp32", "openvino fp32, batch 16"]
     for r in rows:
-        assert r[3] > 0 and r[5] > 0.99 and r[6] < 1e-4, r  # voxels/s; equal masks
+        # voxels/s; equal masks. A CPU with native bf16 (avx512_bf16, AMX) adds an "openvino bf16" row: bf16 keeps
+        # 8 bits of mantissa, so its probabilities differ by up to ~1e-2 while the masks still agree.
+        low = "bf16" in r[1] or "fp16" in r[1]
+        assert r[3] > 0 and r[5] > (0.98 if low else 0.99) and r[6] < (2e-2 if low else 1e-4), r
     assert "on CPU" in out and "mask IoU vs baseline" in out
 
 

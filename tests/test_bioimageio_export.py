@@ -12,29 +12,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import bioimageio.core as bioimageio_core
 import httpx
+import job_helpers as jobs
 import numpy as np
 import pytest
-import torch
 import tifffile
+import torch
 import yaml
-import bioimageio.core as bioimageio_core
 from bioimageio.core import create_prediction_pipeline, load_description, predict
 from bioimageio.core.common import MemberId
-
-import job_helpers as jobs
 from test_export import trained  # noqa: F401 (the fixture: a tiny model trained through the workflow's jobs)
 
-from vemtransfer.bioimageio_export import GAIN, OFFSET, PACKAGE_DIR, PACKAGE_ZIP, PAPER_CITATION, export_bioimageio
-from vemtransfer.checkpoint import load_model, save_model
 from vemtransfer.cli import main
-from vemtransfer.data import normalise
-from vemtransfer.export import model_metadata
-from vemtransfer.model import RSUNet
-from vemtransfer.ome import open_prediction
-from vemtransfer.prepare import enhance, preprocess_image
-from vemtransfer.runners import TorchRunner
-from vemtransfer.synthetic import generate_tissue
+from vemtransfer.data.patches import normalise
+from vemtransfer.data.prepare import enhance, preprocess_image
+from vemtransfer.data.synthetic import generate_tissue
+from vemtransfer.export.bioimageio import GAIN, OFFSET, PACKAGE_DIR, PACKAGE_ZIP, PAPER_CITATION, export_bioimageio
+from vemtransfer.export.torchscript import model_metadata
+from vemtransfer.inference.ome import open_prediction
+from vemtransfer.inference.runners import TorchRunner
+from vemtransfer.model.checkpoint import load_model, save_model
+from vemtransfer.model.network import RSUNet
 
 PATCH = (3, 32, 32)
 VOXEL_NM = [40.0, 10.0, 10.0]
@@ -206,6 +205,6 @@ def test_cli_bioimageio_needs_its_extra_and_imports_it_only_then(tiny_config_fil
     err = capsys.readouterr().err.strip()
     assert err.startswith("vemtransfer export: error: ") and "\n" not in err and "pip install 'vemtransfer[bioimageio]'" in err
     assert not (tmp_path / "out").exists()
-    code = ("import sys, vemtransfer.cli, vemtransfer.export, vemtransfer.bioimageio_export; "
+    code = ("import sys, vemtransfer.cli, vemtransfer.export.torchscript, vemtransfer.export.bioimageio; "
             "print([m for m in sys.modules if m.startswith('bioimageio')])")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from vemtransfer.config import ConfigError, load_config, validate_config
-from vemtransfer.grid import job_counts
+from vemtransfer.config.grid import job_counts
 
 
 def test_shipped_configs_validate(repo):
@@ -108,7 +108,7 @@ def test_config_hash_changes_with_content(tiny_raw):
 
 
 def test_figure_runs_and_references(repo, tiny_raw):
-    from vemtransfer.grid import Run, figure_runs
+    from vemtransfer.config.grid import Run, figure_runs
 
     paper = load_config(repo / "config" / "config.yaml")
     runs = figure_runs(paper.raw["figures"], paper.experiment)
@@ -120,7 +120,7 @@ def test_figure_runs_and_references(repo, tiny_raw):
 
 
 def test_fig5_volume_is_its_own_download(repo):
-    from vemtransfer.datasets import needed_sections
+    from vemtransfer.data.datasets import needed_sections
 
     paper = load_config(repo / "config" / "config.yaml")
     volume = needed_sections(paper, "ratliver_volume")

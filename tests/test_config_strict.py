@@ -13,8 +13,8 @@ import yaml
 import zarr
 
 from vemtransfer.config import DATASET_ID_PATTERN, SCHEMA_PATH, TASK_ID_PATTERN, ConfigError, load_config, validate_config
-from vemtransfer.config_checks import region_errors, volume_header
-from vemtransfer.datasets import DOWNLOAD_KINDS
+from vemtransfer.data.datasets import DOWNLOAD_KINDS
+from vemtransfer.data.file_checks import region_errors, volume_header
 
 SHA = "0" * 64
 SPECS = {  # a valid spec of every kind, with every optional key it reads

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from vemtransfer.config import TrainConfig
-from vemtransfer.data import PatchBatches, Volume, augment, budget_size, normalise, subset_order, tile_origins
+from vemtransfer.config.grid import budget_size
+from vemtransfer.data.patches import PatchBatches, Volume, augment, normalise, subset_order, tile_origins
 
 
 def _cfg(**kw) -> TrainConfig:

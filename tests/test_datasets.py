@@ -8,16 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import job_helpers as jobs
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from loopback import fake_datasets_server
 
-import job_helpers as jobs
 from vemtransfer.config import validate_config
-from vemtransfer.datasets.store import SectionStore
-from vemtransfer.download import DownloadError
+from vemtransfer.data.datasets.store import SectionStore
+from vemtransfer.data.download import DownloadError
 
 
 @pytest.fixture

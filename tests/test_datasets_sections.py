@@ -16,18 +16,18 @@ from pathlib import Path
 
 import cv2
 import h5py
+import job_helpers as jobs
 import numpy as np
 import pytest
 import tifffile
 from loopback import FileServer
 from PIL import Image
 
-import job_helpers as jobs
 from vemtransfer.config import ConfigError, validate_config
-from vemtransfer.datasets.common import binarise_mask, png_bit_depth
-from vemtransfer.datasets.section_files import read_sha256sums
-from vemtransfer.datasets.store import SectionStore
-from vemtransfer.download import DownloadError
+from vemtransfer.data.datasets.common import binarise_mask, png_bit_depth
+from vemtransfer.data.datasets.section_files import read_sha256sums
+from vemtransfer.data.datasets.store import SectionStore
+from vemtransfer.data.download import DownloadError
 
 SHAPE = (12, 16)
 N = 6

@@ -1,4 +1,4 @@
-"""vemtransfer.download against a real HTTP server on 127.0.0.1 that misbehaves on request."""
+"""vemtransfer.data.download against a real HTTP server on 127.0.0.1 that misbehaves on request."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from loopback import FileServer
 
-from vemtransfer.download import DownloadError, download, range_get, remote_size, write_manifest
-from vemtransfer.remote_zip import HttpZip
+from vemtransfer.data.download import DownloadError, download, range_get, remote_size, write_manifest
+from vemtransfer.data.remote_zip import HttpZip
 
 FAST = {"backoff": 0, "timeout": 5}  # no sleeping between retries; never hang a test
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 
+import job_helpers as jobs
 import numpy as np
 import pytest
 import tifffile
 
-import job_helpers as jobs
-
-from vemtransfer.ome import open_prediction
-from vemtransfer.config import validate_config
-from vemtransfer.jobs.prediction import predict_test_job
 from vemtransfer.cli import main
-from vemtransfer.export import PreprocessedVolume
-from vemtransfer.volume_io import open_volume
-from vemtransfer.prepare import preprocess_image
-from vemtransfer.synthetic import generate_tissue
+from vemtransfer.config import validate_config
+from vemtransfer.data.prepare import preprocess_image
+from vemtransfer.data.synthetic import generate_tissue
+from vemtransfer.data.volume_io import open_volume
+from vemtransfer.export.torchscript import PreprocessedVolume
+from vemtransfer.inference.ome import open_prediction
+from vemtransfer.jobs.prediction import predict_test_job
 
 
 @pytest.fixture

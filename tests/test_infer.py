@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from vemtransfer.data import normalise
-from vemtransfer.infer import blend_weight, predict_volume
-from vemtransfer.tiling import window_starts
+from vemtransfer.data.patches import normalise
+from vemtransfer.inference.predict import blend_weight, predict_volume
+from vemtransfer.inference.tiling import window_starts
 
 
 class InputAsLogits(torch.nn.Module):
@@ -47,8 +47,8 @@ def test_predict_restores_training_mode():
 
 
 def test_crops_are_predicted_one_window_each_and_channels_last_gives_the_same_answer():
-    from vemtransfer.infer import predict_crops
-    from vemtransfer.model import RSUNet
+    from vemtransfer.inference.predict import predict_crops
+    from vemtransfer.model.network import RSUNet
 
     image = np.random.default_rng(0).integers(0, 256, (6, 40, 40), dtype=np.uint8)
     origins = [(0, 0, 0), (3, 8, 16), (2, 24, 8)]
@@ -64,7 +64,7 @@ def test_crops_are_predicted_one_window_each_and_channels_last_gives_the_same_an
 
 
 def test_training_precision_follows_the_device_and_the_cpu():
-    from vemtransfer.infer import cpu_bf16_native, training_precision
+    from vemtransfer.inference.predict import cpu_bf16_native, training_precision
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert training_precision(cuda, True, "fp32") == "fp16" and training_precision(cuda, False, "bf16") == "fp32"

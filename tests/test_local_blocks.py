@@ -6,22 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import job_helpers as jobs
 import numpy as np
 import pytest
 import tifffile
 import torch
 
-import job_helpers as jobs
-
 from vemtransfer.config import ConfigError, EvalConfig, validate_config
-from vemtransfer.config_checks import region_errors
-from vemtransfer.data import Volume, load_split
-from vemtransfer.datasets import open_whole_volume
-from vemtransfer.datasets.local import local_files, open_local
-from vemtransfer import evaluate
-from vemtransfer.evaluate import evaluate_model
-from vemtransfer.infer import predict_volume
-from vemtransfer.synthetic import generate_tissue
+from vemtransfer.data.datasets import open_whole_volume
+from vemtransfer.data.datasets.local import local_files, open_local
+from vemtransfer.data.file_checks import region_errors
+from vemtransfer.data.patches import Volume, load_split
+from vemtransfer.data.synthetic import generate_tissue
+from vemtransfer.inference.predict import predict_volume
+from vemtransfer.training import evaluate
+from vemtransfer.training.evaluate import evaluate_model
 
 
 class WindowContext(torch.nn.Module):

@@ -6,18 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import job_helpers as jobs
 import numpy as np
 import pytest
 import tifffile
 
-import job_helpers as jobs
-
-from vemtransfer import volume_io
 from vemtransfer.config import validate_config
-from vemtransfer.config_checks import region_errors, volume_header
-from vemtransfer.datasets.local import local_files, open_local
-from vemtransfer.synthetic import generate_tissue
-from vemtransfer.volume_io import open_volume
+from vemtransfer.data import volume_io
+from vemtransfer.data.datasets.local import local_files, open_local
+from vemtransfer.data.file_checks import region_errors, volume_header
+from vemtransfer.data.synthetic import generate_tissue
+from vemtransfer.data.volume_io import open_volume
 
 
 def _stack(shape=(12, 16, 24), seed=0) -> np.ndarray:

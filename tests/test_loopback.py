@@ -14,11 +14,16 @@ import pytest
 import requests
 import yaml
 from loopback import (
-    EMPIAR_DIR, EMPIAR_RAW_DIR, UROCELL_VOLUMES, ZIP_PADDING, ZIP_PADDING_BYTES, build_fake_datasets,
+    EMPIAR_DIR,
+    EMPIAR_RAW_DIR,
+    UROCELL_VOLUMES,
+    ZIP_PADDING,
+    ZIP_PADDING_BYTES,
+    build_fake_datasets,
     fake_datasets_server,
 )
 
-from vemtransfer.remote_zip import HttpZip
+from vemtransfer.data.remote_zip import HttpZip
 
 FAST = {"backoff": 0, "timeout": 5}
 

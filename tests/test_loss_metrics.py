@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from vemtransfer.loss import DiceCELoss
-from vemtransfer.metrics import Counts, confusion, scores
+from vemtransfer.model.loss import DiceCELoss
+from vemtransfer.model.metrics import Counts, confusion, scores
 
 
 def test_dice_ce_matches_hand_computation():

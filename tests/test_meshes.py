@@ -3,7 +3,7 @@ import re
 import numpy as np
 import pytest
 
-from vemtransfer.meshes import mesh_from_mask, write_obj, write_ply
+from vemtransfer.inference.meshes import mesh_from_mask, write_obj, write_ply
 
 
 def _sphere(radius: int = 8, size: int = 24, centre: int = 12) -> np.ndarray:

@@ -26,8 +26,8 @@ import yaml
 from loopback import FileServer
 from workflow_helpers import job_stats
 
-from vemtransfer.datasets.section_files import read_sha256sums
-from vemtransfer.datasets.store import SectionStore
+from vemtransfer.data.datasets.section_files import read_sha256sums
+from vemtransfer.data.datasets.store import SectionStore
 
 pytestmark = pytest.mark.workflow
 

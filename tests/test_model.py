@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from vemtransfer.model import PAPER_WIDTHS, RSUNet, count_parameters
+from vemtransfer.model.network import PAPER_WIDTHS, RSUNet, count_parameters
 
 
 def test_paper_network_has_the_authors_parameter_count_and_shape():

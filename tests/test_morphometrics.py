@@ -12,7 +12,7 @@ import zarr
 from scipy import ndimage
 from skimage.measure import label as sk_label
 
-from vemtransfer.morphometrics import COLUMNS, label_chunked, measure, measure_objects, summarise
+from vemtransfer.inference.morphometrics import COLUMNS, label_chunked, measure, measure_objects, summarise
 
 SHAPE = (20, 37, 41)
 CHUNKS = [(7, 10, 13), (20, 37, 41), (1, 16, 9), (6, 1, 41), (5, 12, 1), (3, 4, 5)]

@@ -1,12 +1,12 @@
 import json
 
+import job_helpers as jobs
 import numpy as np
 import pytest
 
-import job_helpers as jobs
 from vemtransfer.config import validate_config
-from vemtransfer.data import load_split
-from vemtransfer.prepare import carve_validation, enhance
+from vemtransfer.data.patches import load_split
+from vemtransfer.data.prepare import carve_validation, enhance
 
 
 def test_validation_is_the_far_end_of_the_training_region_and_at_least_a_patch():
@@ -42,8 +42,8 @@ def test_prepare_writes_disjoint_splits_and_a_patch_index(tiny_raw):
 
 def test_a_dataset_without_the_label_is_a_clear_error(tiny_raw):
     from vemtransfer.config import Region, TaskSpec
-    from vemtransfer.datasets.store import ArraySections
-    from vemtransfer.prepare import prepare_task
+    from vemtransfer.data.datasets.store import ArraySections
+    from vemtransfer.data.prepare import prepare_task
 
     task = TaskSpec("X-ER", "s", "er", Region(), Region(), "y", 0.2)
     with pytest.raises(ValueError, match="no 'er' labels"):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from vemtransfer.config import validate_config
-from vemtransfer.datasets import needed_sections
-from vemtransfer.datasets.store import SectionStore, write_section
-from vemtransfer.prepare import enhance, neurite_interior, prepare_task, preprocess_image, preprocess_label, resize
+from vemtransfer.data.datasets import needed_sections
+from vemtransfer.data.datasets.store import SectionStore, write_section
+from vemtransfer.data.prepare import enhance, neurite_interior, prepare_task, preprocess_image, preprocess_label, resize
 from vemtransfer.report.table1 import table1
 
 

@@ -12,11 +12,11 @@ from loopback import FileServer
 from test_workflow import snakemake
 from workflow_helpers import job_stats
 
-from vemtransfer.checkpoint import read_model_file, save_model
 from vemtransfer.config import ConfigError, validate_config
-from vemtransfer.download import DownloadError
-from vemtransfer.model import RSUNet
-from vemtransfer.pretrained import import_model, model_spec
+from vemtransfer.data.download import DownloadError
+from vemtransfer.model.checkpoint import read_model_file, save_model
+from vemtransfer.model.network import RSUNet
+from vemtransfer.model.pretrained import import_model, model_spec
 
 
 def _model_file(path, task="SynthKidney-M", widths=(2, 4, 4, 8)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vemtransfer.config import ConfigError, job_config, job_view, validate_config
-from vemtransfer.provenance import PACKAGE_DIR, code_closure, code_digest
+from vemtransfer.core.provenance import PACKAGE_DIR, code_closure, code_digest
 
 SCRIPTS = PACKAGE_DIR.parents[1] / "workflow" / "scripts"
 
@@ -48,11 +48,11 @@ def test_code_closure_follows_imports_and_keeps_report_code_out_of_training():
 
 def test_code_digest_ignores_comments_but_not_code(tmp_path):
     script = tmp_path / "job.py"
-    script.write_text("from vemtransfer.seeds import job_seed\nprint(job_seed(1))\n")
+    script.write_text("from vemtransfer.core.seeds import job_seed\nprint(job_seed(1))\n")
     digest = code_digest(script)
-    script.write_text("# a comment\nfrom vemtransfer.seeds import job_seed\nprint(job_seed(1))  # same code\n")
+    script.write_text("# a comment\nfrom vemtransfer.core.seeds import job_seed\nprint(job_seed(1))  # same code\n")
     assert code_digest(script) == digest
-    script.write_text("from vemtransfer.seeds import job_seed\nprint(job_seed(2))\n")
+    script.write_text("from vemtransfer.core.seeds import job_seed\nprint(job_seed(2))\n")
     assert code_digest(script) != digest
 
 

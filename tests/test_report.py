@@ -5,7 +5,7 @@ import pytest
 
 from vemtransfer.config import Scenario
 from vemtransfer.report.figures import plot_fig2
-from vemtransfer.report.tables import summarise, table2_outputs, load_metrics
+from vemtransfer.report.tables import load_metrics, summarise, table2_outputs
 
 
 def _write(tmp_path, source, target, budget, rep, fg, mean=None):

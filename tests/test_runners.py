@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from vemtransfer import runners
-from vemtransfer.model import RSUNet
-from vemtransfer.runners import OnnxRuntimeRunner, OpenVinoRunner, TorchRunner, make_runner
+from vemtransfer.inference import runners
+from vemtransfer.inference.runners import OnnxRuntimeRunner, OpenVinoRunner, TorchRunner, make_runner
+from vemtransfer.model.network import RSUNet
 
 PATCH = (3, 32, 32)
 

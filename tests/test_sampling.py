@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from vemtransfer.config import ConfigError, TrainConfig, apply_recipe, recipe_defaults, validate_config
-from vemtransfer.data import IGNORE, RandomPatches, Volume, planned_steps, tile_origins, validation_crops
-from vemtransfer.model import RSUNet, count_parameters
-from vemtransfer.train import lr_at
+from vemtransfer.data.patches import IGNORE, RandomPatches, Volume, planned_steps, tile_origins, validation_crops
+from vemtransfer.model.network import RSUNet, count_parameters
+from vemtransfer.training.train import lr_at
 
 
 def _cfg(**kw) -> TrainConfig:
@@ -135,7 +135,7 @@ def test_training_settings_that_do_not_fit_together_are_config_errors(tiny_raw):
 
 
 def test_budget_cells_partition_the_region_so_a_fraction_of_cells_is_that_fraction_of_voxels(tiny_raw, tmp_path):
-    from vemtransfer.data import cell_origins
+    from vemtransfer.data.patches import cell_origins
 
     cells = cell_origins((7, 50, 40), (3, 16, 16))
     covered = np.zeros((7, 50, 40), np.int32)

@@ -66,7 +66,7 @@ def test_sizing_smoke(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
 
 
 def test_lab_stack_repeats_sections_as_tiff_and_0_255_png(tmp_path: Path) -> None:
-    from vemtransfer.volume_io import open_volume
+    from vemtransfer.data.volume_io import open_volume
 
     sections = sizing.synthetic_sections(3, 64)
     image_dir, label_dir = sizing.write_lab_stack(sections, [0, 1, 2, 0], tmp_path / "stack", crop=48)

@@ -23,11 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import REPO, tiny_config
 from workflow_helpers import job_stats
 
-from conftest import REPO, tiny_config
-
-from vemtransfer.ome import open_prediction
+from vemtransfer.inference.ome import open_prediction
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 

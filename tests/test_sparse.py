@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import job_helpers as jobs
 import numpy as np
 import pytest
 import tifffile
 import torch
 import yaml
 
-import job_helpers as jobs
 from vemtransfer.config import validate_config
-from vemtransfer.data import IGNORE, load_split
-from vemtransfer.datasets import needed_sections
-from vemtransfer.evaluate import evaluate_model
-from vemtransfer.loss import DiceCELoss
-from vemtransfer.metrics import confusion
-from vemtransfer.synthetic import generate_tissue
+from vemtransfer.data.datasets import needed_sections
+from vemtransfer.data.patches import IGNORE, load_split
+from vemtransfer.data.synthetic import generate_tissue
+from vemtransfer.model.loss import DiceCELoss
+from vemtransfer.model.metrics import confusion
+from vemtransfer.training.evaluate import evaluate_model
 
 LABELLED = [1, 4, 7, 10, 13]
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vemtransfer.storage import atomic_path, write_json, write_npy
+from vemtransfer.core.storage import atomic_path, write_json, write_npy
 
 
 def test_failed_write_leaves_neither_target_nor_temp(tmp_path):

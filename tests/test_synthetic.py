@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from vemtransfer.synthetic import OBJECTS, TISSUES, generate_tissue
+from vemtransfer.config.tissues import OBJECTS, TISSUES
+from vemtransfer.data.synthetic import generate_tissue
 
 SHAPE = (48, 128, 128)
 FRACTIONS = {

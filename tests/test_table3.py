@@ -14,9 +14,9 @@ from vemtransfer.baselines import BaselineUnavailable, require
 from vemtransfer.baselines.rows import OURS, Row, ours_rows, parse_method, rows
 from vemtransfer.baselines.weights import fetch_weights
 from vemtransfer.config import ConfigError, load_config, validate_config
-from vemtransfer.datasets.store import ArraySections
-from vemtransfer.download import DownloadError
-from vemtransfer.prepare import prepare_raw_split
+from vemtransfer.data.datasets.store import ArraySections
+from vemtransfer.data.download import DownloadError
+from vemtransfer.data.prepare import prepare_raw_split
 from vemtransfer.report.table3 import table3, to_markdown
 
 

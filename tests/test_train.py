@@ -1,17 +1,16 @@
 import json
 
+import job_helpers as jobs
 import numpy as np
 import pytest
 import torch
 
-import job_helpers as jobs
-
-from vemtransfer.jobs import training
-from vemtransfer.checkpoint import load_model, load_pretrained_weights, read_model_file, save_model
 from vemtransfer.config import validate_config
-from vemtransfer.data import Volume, split_paths, tile_origins
-from vemtransfer.model import RSUNet
-from vemtransfer.train import train_model
+from vemtransfer.data.patches import Volume, split_paths, tile_origins
+from vemtransfer.jobs import training
+from vemtransfer.model.checkpoint import load_model, load_pretrained_weights, read_model_file, save_model
+from vemtransfer.model.network import RSUNet
+from vemtransfer.training.train import train_model
 
 
 def _volume(seed: int) -> Volume:

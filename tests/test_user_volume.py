@@ -8,22 +8,21 @@ import sys
 from pathlib import Path
 
 import cv2
+import job_helpers as jobs
 import numpy as np
 import pandas as pd
 import pytest
 import tifffile
 import yaml
 import zarr
-
-import job_helpers as jobs
 from workflow_helpers import job_outputs
 
-from vemtransfer.ome import open_prediction, prediction_info
 from vemtransfer.cli import main
 from vemtransfer.config import ConfigError, validate_config
-from vemtransfer.datasets.local import open_local
-from vemtransfer.synthetic import generate_tissue
-from vemtransfer.volume_io import open_volume
+from vemtransfer.data.datasets.local import open_local
+from vemtransfer.data.synthetic import generate_tissue
+from vemtransfer.data.volume_io import open_volume
+from vemtransfer.inference.ome import open_prediction, prediction_info
 
 
 def _user_volume(tmp_path: Path, shape=(16, 128, 128)) -> tuple[Path, Path]:
@@ -239,9 +238,9 @@ def test_two_labelled_blocks_of_a_stack_are_never_crossed_by_patches_or_test_win
     assert index["splits"]["train"]["blocks"] == [8, 8] and index["splits"]["test"]["blocks"] == [4, 4]
     assert all(z + 4 <= 8 or 8 <= z <= 12 for z, _, _ in index["origins"])  # 4-deep patches inside one 8-section block
     # the score is that of each test block predicted alone; the two stacked would let a window straddle them
-    from vemtransfer.checkpoint import load_model
-    from vemtransfer.infer import predict_volume
-    from vemtransfer.metrics import confusion
+    from vemtransfer.inference.predict import predict_volume
+    from vemtransfer.model.checkpoint import load_model
+    from vemtransfer.model.metrics import confusion
 
     record = json.loads(metrics.read_text())
     model = load_model(tmp_path / record["checkpoint"])

@@ -9,12 +9,12 @@ import pytest
 import torch
 import zarr
 
-from vemtransfer.infer import predict_volume
-from vemtransfer.model import RSUNet
-from vemtransfer.ome import open_prediction, prediction_info
-from vemtransfer.runners import TorchRunner
-from vemtransfer.tiling import BlockPlan, WindowGrid, chunk_boxes
-from vemtransfer.volume import assemble_prediction, plan_for, predict_blocks, predict_to_zarr
+from vemtransfer.inference.ome import open_prediction, prediction_info
+from vemtransfer.inference.predict import predict_volume
+from vemtransfer.inference.runners import TorchRunner
+from vemtransfer.inference.tiling import BlockPlan, WindowGrid, chunk_boxes
+from vemtransfer.inference.volume import assemble_prediction, plan_for, predict_blocks, predict_to_zarr
+from vemtransfer.model.network import RSUNet
 
 PATCH = (4, 32, 32)
 

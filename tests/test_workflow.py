@@ -13,14 +13,13 @@ import pytest
 import yaml
 from workflow_helpers import job_outputs, job_resources, job_stats
 
-from vemtransfer import grid
 from vemtransfer.baselines import rows as baseline_rows
-from vemtransfer.config import Config, load_config
-from vemtransfer.checkpoint import load_model
-from vemtransfer.layout import SPLITS, Layout, zarr_marker
-from vemtransfer.ome import open_prediction
-from vemtransfer.runners import make_runner
-from vemtransfer.volume import predict_to_zarr
+from vemtransfer.config import Config, grid, load_config
+from vemtransfer.core.layout import SPLITS, Layout, zarr_marker
+from vemtransfer.inference.ome import open_prediction
+from vemtransfer.inference.runners import make_runner
+from vemtransfer.inference.volume import predict_to_zarr
+from vemtransfer.model.checkpoint import load_model
 
 pytestmark = pytest.mark.workflow
 
@@ -47,7 +46,7 @@ def test_paper_config_dry_run_has_the_papers_job_counts(repo, tmp_path):
 
 
 def _layout_outputs(cfg: Config) -> dict[str, set[str]]:
-    """Every rule's outputs for the config's whole grid, formatted from vemtransfer.layout alone."""
+    """Every rule's outputs for the config's whole grid, formatted from vemtransfer.core.layout alone."""
     L, exp, figs = Layout.of(cfg.raw), cfg.experiment, cfg.raw["figures"]
     runs = grid.all_runs(exp)
     data = [d for t in cfg.tasks.values() for d in t.data_ids()]

@@ -14,17 +14,14 @@ from pathlib import Path
 import yaml
 
 from vemtransfer.config import ENGINES, NO_PRETRAIN, Config, ConfigError, load_config
-from vemtransfer.grid import PRETRAIN_BUDGET, Run, job_counts, pretrained_run
-from vemtransfer.layout import Layout
+from vemtransfer.config.grid import PRETRAIN_BUDGET, Run, job_counts, pretrained_run
+from vemtransfer.core.layout import Layout
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from vemtransfer.config_checks import region_errors
+    from vemtransfer.data.file_checks import check_config
 
-    cfg = load_config(args.config)
-    errors = region_errors(cfg)  # opens the headers of local volumes: what the schema alone cannot tell
-    if errors:
-        raise ConfigError(f"{args.config}: invalid config:\n  " + "\n  ".join(errors))
+    cfg = check_config(args.config)  # opens the headers of local volumes too: what the schema alone cannot tell
     print(f"{args.config}: valid (config hash {cfg.hash}, recipe {cfg.raw['recipe']}); jobs of the experiment grid:")
     for name, n in job_counts(cfg.experiment).items():
         print(f"  {name:34s} {n}")
@@ -32,7 +29,7 @@ def _validate(args: argparse.Namespace) -> None:
 
 def _manifest(cfg: Config, dataset: str) -> Path | None:
     """A downloaded dataset's manifest (None for generated and local ones, which are not downloaded)."""
-    from vemtransfer.datasets import DOWNLOAD_KINDS
+    from vemtransfer.data.datasets import DOWNLOAD_KINDS
 
     return Path(Layout.of(cfg.raw).manifest(dataset)) if cfg.raw["datasets"][dataset]["kind"] in DOWNLOAD_KINDS else None
 
@@ -107,7 +104,7 @@ def _require(module: str, extra: str, why: str) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from vemtransfer.export import export_model, export_options, model_metadata, prepared_test_volume
+    from vemtransfer.export.torchscript import export_model, export_options, model_metadata, prepared_test_volume
 
     if args.format == "bioimageio":
         _require("bioimageio.spec", "bioimageio", "--format bioimageio")  # before any work
@@ -124,7 +121,7 @@ def _export(args: argparse.Namespace) -> None:
         meta = export_model(model, args.out, **options)
         print(f"{args.out}: model.ts + model.json ({run.model_id}, patch {meta['patch_size']})")
         return
-    from vemtransfer.bioimageio_export import export_bioimageio
+    from vemtransfer.export.bioimageio import export_bioimageio
 
     meta = model_metadata(model, **options)
     package = export_bioimageio(model, args.out, meta, authors=args.author, license=args.license, zip=not args.no_zip,
@@ -136,11 +133,11 @@ def _export(args: argparse.Namespace) -> None:
 def _predict(args: argparse.Namespace) -> None:
     import torch
 
-    from vemtransfer.device import pick_device
-    from vemtransfer.export import PreprocessedVolume, input_preprocessing, load_for_prediction
-    from vemtransfer.runners import make_runner
-    from vemtransfer.volume import predict_to_zarr
-    from vemtransfer.volume_io import open_volume
+    from vemtransfer.core.device import pick_device
+    from vemtransfer.data.volume_io import open_volume
+    from vemtransfer.export.torchscript import PreprocessedVolume, input_preprocessing, load_for_prediction
+    from vemtransfer.inference.runners import make_runner
+    from vemtransfer.inference.volume import predict_to_zarr
 
     torch.set_num_threads(args.threads)
     model, meta = load_for_prediction(args.model)

@@ -7,18 +7,15 @@
 import re
 from pathlib import Path
 
-from vemtransfer import grid
 from vemtransfer.baselines import rows as baseline_rows
-from vemtransfer.config import DATASET_ID_PATTERN, NO_PRETRAIN, TASK_ID_PATTERN, ConfigError, job_config, validate_config
-from vemtransfer.config_checks import region_errors
-from vemtransfer.datasets import DOWNLOAD_KINDS, needed_sections
-from vemtransfer.datasets.local import local_files
-from vemtransfer.layout import Layout, zarr_marker
-from vemtransfer.provenance import code_digest
+from vemtransfer.config import DATASET_ID_PATTERN, NO_PRETRAIN, TASK_ID_PATTERN, grid, job_config
+from vemtransfer.core.layout import Layout, zarr_marker
+from vemtransfer.core.provenance import code_digest
+from vemtransfer.data.datasets import DOWNLOAD_KINDS, needed_sections
+from vemtransfer.data.datasets.local import local_files
+from vemtransfer.data.file_checks import check_config
 
-CFG = validate_config(config)  # one clear error naming the key, before anything runs
-if _errors := region_errors(CFG):  # regions against the headers of local volumes
-    raise ConfigError("invalid config:\n  " + "\n  ".join(_errors))
+CFG = check_config(config)  # one clear error naming each bad key, local volumes read from their headers, before anything runs
 EXP = CFG.experiment
 L = Layout.of(CFG.raw)
 DATASETS = CFG.raw["datasets"]
@@ -32,7 +29,7 @@ wildcard_constraints:
     target=TASK_ID_PATTERN,
     source=rf"{TASK_ID_PATTERN}|{NO_PRETRAIN}",
     dataset=DATASET_ID_PATTERN,
-    budget=r"p\d+|f[0-9.]+",
+    budget=grid.BUDGET_PATTERN,
     rep=r"\d+",
 
 
@@ -85,19 +82,19 @@ def pretrained_model(wildcards):
     return [L.model(grid.pretrained_run(EXP, wildcards.source, int(wildcards.rep)).model_id)]
 
 
-MODEL_ID = r"pretrain/[^/]+/rep\d+|finetune/[^/]+__[^/]+/[^/]+/rep\d+"
+MODEL_ID = grid.MODEL_ID_PATTERN
 
 
 def eval_target(wildcards):
     """The target task of a model id (pretrain/<task>/repN or finetune/<src>__<tgt>/<budget>/repN)."""
-    kind, name = wildcards.model_id.split("/")[:2]
-    return name if kind == "pretrain" else name.split("__")[1]
+    return grid.Run.parse(wildcards.model_id).target
 
 
 def eval_test(wildcards):
     """The prepared test split a model id is scored on (its target, at its repeat's fold), then the
     patch index beside it (which records the split's volume blocks: each is predicted alone)."""
-    data = task_data(eval_target(wildcards), wildcards.model_id.rsplit("rep", 1)[1])
+    run = grid.Run.parse(wildcards.model_id)
+    data = task_data(run.target, run.rep)
     return [*L.prepared(data, "test"), L.patch_index(data)]
 
 

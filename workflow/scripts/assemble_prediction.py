@@ -1,9 +1,9 @@
 """assemble_prediction: the OME-Zarr of a whole volume from its block jobs' partial sums."""
 
 from vemtransfer.config import job_view
+from vemtransfer.core.joblog import start_job_log
+from vemtransfer.core.layout import zarr_store
 from vemtransfer.jobs.prediction import assemble_job, prediction_model
-from vemtransfer.joblog import start_job_log
-from vemtransfer.layout import zarr_store
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])

@@ -1,8 +1,8 @@
 """download_dataset: fetch and verify the sections the tasks need of one dataset."""
 
 from vemtransfer.config import job_view
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.jobs.download import download_dataset
-from vemtransfer.joblog import start_job_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])

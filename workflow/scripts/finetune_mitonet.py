@@ -1,8 +1,8 @@
 """finetune_mitonet: fine-tune MitoNet on one patch set of a task's raw training sections."""
 
 from vemtransfer.config import job_view
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.jobs.mitonet_baseline import mitonet_finetune_job
-from vemtransfer.joblog import start_job_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])

@@ -1,8 +1,8 @@
 """finetune_model: fine-tune a pretrained RSUNet (or train from scratch for NoPretrain) on a label budget."""
 
 from vemtransfer.config import job_view
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.jobs.training import train_job
-from vemtransfer.joblog import start_job_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])

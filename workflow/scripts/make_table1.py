@@ -1,7 +1,7 @@
 """make_table1: per-task data summary (voxel sizes, split shapes, patch counts) beside the paper's."""
 
 from vemtransfer.config import job_view
-from vemtransfer.joblog import start_job_log
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.report.table1 import build_table1
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

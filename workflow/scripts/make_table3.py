@@ -1,7 +1,7 @@
 """make_table3: the baselines of Table 3 beside our best model and the paper's numbers."""
 
 from vemtransfer.config import job_view
-from vemtransfer.joblog import start_job_log
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.report.table3 import build_table3
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -1,6 +1,6 @@
 """mesh_task: marching-cubes mesh (nm) of a recommend task's whole-volume prediction."""
 
-from vemtransfer.joblog import start_job_log
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.report.figure_jobs import make_mesh
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -1,6 +1,6 @@
 """mesh_volume: marching-cubes mesh (nm) of one Fig. 5 whole-volume prediction."""
 
-from vemtransfer.joblog import start_job_log
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.report.figure_jobs import make_mesh
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -1,7 +1,7 @@
 """plot_fig2: learning curves, baseline vs transfer, at every label fraction of each scenario."""
 
 from vemtransfer.config import job_view
-from vemtransfer.joblog import start_job_log
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.report.figures import plot_fig2
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

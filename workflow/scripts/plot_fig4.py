@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from vemtransfer.config import job_view
-from vemtransfer.joblog import start_job_log
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.report.figure_jobs import make_fig4
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

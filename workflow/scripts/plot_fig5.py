@@ -1,7 +1,7 @@
 """plot_fig5: 3-D renderings of the Fig. 5 whole-volume predictions."""
 
 from vemtransfer.config import job_view
-from vemtransfer.joblog import start_job_log
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.report.figure_jobs import make_fig5
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

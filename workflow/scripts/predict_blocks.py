@@ -1,8 +1,8 @@
 """predict_blocks: one block job's share of a whole-volume prediction (partial sums, temporary)."""
 
 from vemtransfer.config import job_view
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.jobs.prediction import predict_blocks_job, prediction_model
-from vemtransfer.joblog import start_job_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])

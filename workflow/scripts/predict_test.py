@@ -1,9 +1,9 @@
 """predict_test: a model's prediction of its target's test volume, as OME-Zarr (Figs. 3-4)."""
 
 from vemtransfer.config import job_view
+from vemtransfer.core.joblog import start_job_log
+from vemtransfer.core.layout import zarr_store
 from vemtransfer.jobs.prediction import predict_test_job
-from vemtransfer.joblog import start_job_log
-from vemtransfer.layout import zarr_store
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])

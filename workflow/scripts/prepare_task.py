@@ -1,8 +1,8 @@
 """prepare_task: cut one task's (or fold's) train/val/test volumes and patch index."""
 
 from vemtransfer.config import job_view
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.jobs.preparation import prepare_task_job
-from vemtransfer.joblog import start_job_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])

@@ -1,8 +1,8 @@
 """prepare_volume: preprocess a whole volume (Fig. 5's, or a recommend task's) into one .npy."""
 
 from vemtransfer.config import job_view
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.jobs.preparation import prepare_volume_job
-from vemtransfer.joblog import start_job_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])

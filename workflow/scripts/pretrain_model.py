@@ -1,9 +1,9 @@
 """pretrain_model: train an RSUNet from random weights on all of a source task's training data."""
 
 from vemtransfer.config import job_view
-from vemtransfer.grid import PRETRAIN_BUDGET
+from vemtransfer.config.grid import PRETRAIN_BUDGET
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.jobs.training import train_job
-from vemtransfer.joblog import start_job_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])

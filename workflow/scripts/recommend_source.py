@@ -1,7 +1,7 @@
 """recommend_source: which pretraining source helps a task most, and how many labels it needs."""
 
 from vemtransfer.config import job_view
-from vemtransfer.joblog import start_job_log
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.report.recommend import build_recommendation
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

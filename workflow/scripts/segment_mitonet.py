@@ -1,8 +1,8 @@
 """segment_mitonet: MitoNet, zero-shot or fine-tuned, at one downsampling on a task's raw test sections, scored."""
 
 from vemtransfer.config import job_view
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.jobs.mitonet_baseline import mitonet_job
-from vemtransfer.joblog import start_job_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])

@@ -1,8 +1,8 @@
 """segment_sam2: SAM2.1 (automatic masks, boxes, boxes + masks) on a task's raw test sections, scored."""
 
 from vemtransfer.config import job_view
+from vemtransfer.core.joblog import start_job_log
 from vemtransfer.jobs.sam2_baseline import sam2_job
-from vemtransfer.joblog import start_job_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])

@@ -43,8 +43,8 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from vemtransfer.baselines import require
-from vemtransfer.data import tile_origins
-from vemtransfer.storage import atomic_path
+from vemtransfer.core.storage import atomic_path
+from vemtransfer.data.patches import tile_origins
 
 MODEL_CONFIG = "MitoNet_v1"
 #: empanada-napari's 2D inference widget defaults (confidence, center threshold, NMS kernel,

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from vemtransfer.config import Config
-from vemtransfer.data import split_paths
-from vemtransfer.device import pick_device
-from vemtransfer.metrics import confusion, scores
-from vemtransfer.provenance import git_commit
-from vemtransfer.storage import atomic_path, write_json
+from vemtransfer.core.device import pick_device
+from vemtransfer.core.provenance import git_commit
+from vemtransfer.core.storage import atomic_path, write_json
+from vemtransfer.data.patches import split_paths
+from vemtransfer.model.metrics import confusion, scores
 
 
 def load_raw_split(image_npy: str | Path, split: str, subset: list[int] | None = None) -> tuple[np.ndarray, np.ndarray, list[int]]:

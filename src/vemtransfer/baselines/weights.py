@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vemtransfer.datasets.zenodo import record_files
-from vemtransfer.download import DownloadError, download
+from vemtransfer.data.datasets.zenodo import record_files
+from vemtransfer.data.download import DownloadError, download
 
 
 def fetch_weights(spec: Mapping[str, Any], dest: str | Path) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from typing import Any
 
 from vemtransfer.baselines.weights import fetch_weights
 from vemtransfer.config import Config
+from vemtransfer.data.prepare import prepare_raw_split
 from vemtransfer.jobs.preparation import dataset_sections
-from vemtransfer.prepare import prepare_raw_split
 
 
 def weights_job(cfg: Config, model: str, dest: str | Path) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from vemtransfer.config import Config
-from vemtransfer.datasets import Needed, fetch_dataset
-from vemtransfer.download import write_manifest
+from vemtransfer.data.datasets import Needed, fetch_dataset
+from vemtransfer.data.download import write_manifest
 
 
 def download_dataset(cfg: Config, dataset: str, needed: Needed, manifest: str | Path,

@@ -7,13 +7,13 @@ from typing import Any
 
 import torch
 
-from vemtransfer.checkpoint import read_model_file
 from vemtransfer.config import Config
-from vemtransfer.data import load_split
-from vemtransfer.device import pick_device
-from vemtransfer.evaluate import evaluate_model
-from vemtransfer.provenance import git_commit
-from vemtransfer.storage import write_json
+from vemtransfer.core.device import pick_device
+from vemtransfer.core.provenance import git_commit
+from vemtransfer.core.storage import write_json
+from vemtransfer.data.patches import load_split
+from vemtransfer.model.checkpoint import read_model_file
+from vemtransfer.training.evaluate import evaluate_model
 
 MODEL_PROVENANCE = ("config_hash", "git_commit")
 

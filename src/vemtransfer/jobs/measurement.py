@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vemtransfer.morphometrics import measure
-from vemtransfer.ome import open_prediction, prediction_info
+from vemtransfer.inference.morphometrics import measure
+from vemtransfer.inference.ome import open_prediction, prediction_info
 
 
 def measure_prediction(store: str | Path, csv_path: str | Path, summary_path: str | Path, plot_path: str | Path,

@@ -12,9 +12,9 @@ from vemtransfer.baselines import mitonet
 from vemtransfer.baselines.rows import parse_method
 from vemtransfer.baselines.scoring import load_raw_split, write_scores
 from vemtransfer.config import Config
-from vemtransfer.device import pick_device
-from vemtransfer.seeds import job_seed
-from vemtransfer.storage import write_json
+from vemtransfer.core.device import pick_device
+from vemtransfer.core.seeds import job_seed
+from vemtransfer.core.storage import write_json
 
 
 def mitonet_job(cfg: Config, task: str, method: str, test_image: str | Path, model_file: str | Path, out_json: str | Path,

@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from vemtransfer.checkpoint import load_model
 from vemtransfer.config import Config
-from vemtransfer.data import load_split
-from vemtransfer.device import pick_device
-from vemtransfer.spacing import task_spacing, volume_spacing
-from vemtransfer.runners import Runner, make_runner
-from vemtransfer.tiling import BlockPlan
-from vemtransfer.volume import assemble_prediction, plan_for, predict_blocks, predict_to_zarr
+from vemtransfer.core.device import pick_device
+from vemtransfer.data.patches import load_split
+from vemtransfer.data.spacing import task_spacing, volume_spacing
+from vemtransfer.inference.runners import Runner, make_runner
+from vemtransfer.inference.tiling import BlockPlan
+from vemtransfer.inference.volume import assemble_prediction, plan_for, predict_blocks, predict_to_zarr
+from vemtransfer.model.checkpoint import load_model
 
 
 def _runner(cfg: Config, model_file: str | Path, threads: int) -> Runner:

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from vemtransfer.config import Config
-from vemtransfer.datasets import open_dataset, open_whole_volume
-from vemtransfer.datasets.store import Sections
-from vemtransfer.prepare import prepare_task, prepared_voxel_nm, preprocess_image, resolve_preprocess
-from vemtransfer.seeds import job_seed
-from vemtransfer.storage import npy_section_writer, write_json
+from vemtransfer.config.preprocess import prepared_voxel_nm, resolve_preprocess
+from vemtransfer.core.seeds import job_seed
+from vemtransfer.core.storage import npy_section_writer, write_json
+from vemtransfer.data.datasets import open_dataset, open_whole_volume
+from vemtransfer.data.datasets.store import Sections
+from vemtransfer.data.prepare import prepare_task, preprocess_image
 
 
 def _raw_dir(manifest: str | Path | None) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from vemtransfer.config import Config
-from vemtransfer.pretrained import import_model, model_spec
+from vemtransfer.model.pretrained import import_model, model_spec
 
 
 def import_pretrained_job(cfg: Config, task: str, rep: int, out_model: str | Path) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from vemtransfer.baselines import sam2
 from vemtransfer.baselines.rows import parse_method
 from vemtransfer.baselines.scoring import load_raw_split, write_scores
 from vemtransfer.config import Config
-from vemtransfer.device import pick_device
-from vemtransfer.seeds import job_seed
+from vemtransfer.core.device import pick_device
+from vemtransfer.core.seeds import job_seed
 
 
 def sam2_job(cfg: Config, task: str, method: str, test_image: str | Path, weights: str | Path | None, out_json: str | Path,

@@ -10,11 +10,11 @@ from typing import Any
 import torch
 
 from vemtransfer.config import Config
-from vemtransfer.data import budget_size, load_split
-from vemtransfer.grid import PRETRAIN_BUDGET
-from vemtransfer.provenance import git_commit
-from vemtransfer.seeds import job_seed
-from vemtransfer.train import train_model
+from vemtransfer.config.grid import PRETRAIN_BUDGET, budget_size
+from vemtransfer.core.provenance import git_commit
+from vemtransfer.core.seeds import job_seed
+from vemtransfer.data.patches import load_split
+from vemtransfer.training.train import train_model
 
 
 def train_job(cfg: Config, source: str, target: str, budget: str, rep: int, patch_index: str | Path, out_model: str | Path,

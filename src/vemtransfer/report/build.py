@@ -8,11 +8,12 @@ from pathlib import Path
 import yaml
 
 from vemtransfer.config import NO_PRETRAIN, Config
-from vemtransfer.grid import table2_budget
+from vemtransfer.config.grid import table2_budget
+from vemtransfer.core.storage import atomic_path, write_text
 from vemtransfer.report.figures import plot_table2_heatmap
 from vemtransfer.report.ranking import paper_vs_ours, source_gains
 from vemtransfer.report.tables import DEMO_BANNER, load_metrics, summarise, table2_cells, table2_outputs
-from vemtransfer.storage import atomic_path, write_text
+
 
 def _csv(frame, path: str | Path, index: bool = False) -> None:  # noqa: ANN001
     with atomic_path(path) as tmp:

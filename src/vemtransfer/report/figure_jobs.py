@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 
 from vemtransfer.config import Config
-from vemtransfer.data import load_split
-from vemtransfer.layout import PATCH_INDEX, zarr_store
-from vemtransfer.ome import open_prediction
+from vemtransfer.core.layout import PATCH_INDEX, zarr_store
+from vemtransfer.data.patches import load_split
+from vemtransfer.data.spacing import task_spacing, volume_spacing
+from vemtransfer.inference.meshes import mesh_from_mask, write_ply
+from vemtransfer.inference.ome import open_prediction
 from vemtransfer.report.overlays import plot_fig3, plot_fig4, plot_fig5
-from vemtransfer.meshes import mesh_from_mask, write_ply
-from vemtransfer.spacing import task_spacing, volume_spacing
+
 
 def _mask(marker: str | Path) -> np.ndarray:
     """The whole mask of a prediction, given as the zarr.json the rules declare."""

@@ -12,10 +12,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from vemtransfer.config import NO_PRETRAIN, Scenario  # noqa: E402
-from vemtransfer.grid import fraction_budget  # noqa: E402
+from vemtransfer.config.grid import fraction_budget  # noqa: E402
+from vemtransfer.core.storage import atomic_path  # noqa: E402
 from vemtransfer.report.stats import paired_gain, t_interval  # noqa: E402
 from vemtransfer.report.tables import load_metrics  # noqa: E402
-from vemtransfer.storage import atomic_path  # noqa: E402
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -21,11 +21,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from mpl_toolkits.mplot3d.art3d import Poly3DCollection  # noqa: E402
 
-from vemtransfer.data import Volume  # noqa: E402
-from vemtransfer.metrics import confusion, scores  # noqa: E402
+from vemtransfer.core.storage import atomic_path  # noqa: E402
+from vemtransfer.data.patches import Volume  # noqa: E402
+from vemtransfer.inference.meshes import mesh_from_mask  # noqa: E402
+from vemtransfer.model.metrics import confusion, scores  # noqa: E402
 from vemtransfer.report.objects import split_by_overlap  # noqa: E402
-from vemtransfer.storage import atomic_path  # noqa: E402
-from vemtransfer.meshes import mesh_from_mask  # noqa: E402
 
 DEMO_TITLE = "DEMO OUTPUT - synthetic data, not the paper's results"
 VIEWS = {"perspective": (25, -60), "top": (90, -90), "side": (0, -90)}

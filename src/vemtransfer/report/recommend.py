@@ -29,9 +29,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from vemtransfer.config import NO_PRETRAIN  # noqa: E402
-from vemtransfer.grid import Run, fraction_budget  # noqa: E402
+from vemtransfer.config.grid import Run, fraction_budget  # noqa: E402
+from vemtransfer.core.storage import atomic_path, write_json, write_text  # noqa: E402
 from vemtransfer.report.stats import Interval, paired_gain, t_interval, verdict  # noqa: E402
-from vemtransfer.storage import atomic_path, write_json, write_text  # noqa: E402
 
 ENOUGH = 0.95
 STILL_IMPROVING = 0.5

@@ -19,9 +19,9 @@ import pandas as pd
 import yaml
 
 from vemtransfer.config import Config
-from vemtransfer.prepare import prepared_voxel_nm
+from vemtransfer.config.preprocess import prepared_voxel_nm
+from vemtransfer.core.storage import atomic_path, write_text
 from vemtransfer.report.tables import DEMO_BANNER
-from vemtransfer.storage import atomic_path, write_text
 
 
 def _fmt(v: Iterable[float]) -> str:

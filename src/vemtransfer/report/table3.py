@@ -19,9 +19,9 @@ import yaml
 
 from vemtransfer.baselines.rows import OURS, Row, ours_rows, rows
 from vemtransfer.config import NO_PRETRAIN, Config
-from vemtransfer.grid import table2_budget
+from vemtransfer.config.grid import table2_budget
+from vemtransfer.core.storage import atomic_path, write_text
 from vemtransfer.report.tables import DEMO_BANNER
-from vemtransfer.storage import atomic_path, write_text
 
 COLUMNS = ["method", "task", "Method", "Annotations", "Organelle", "iou_fg", "iou_mean", "paper", "ours_minus_paper", "detail"]
 

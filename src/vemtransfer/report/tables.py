@@ -15,10 +15,10 @@ import pandas as pd
 from scipy import stats
 
 from vemtransfer.config import NO_PRETRAIN
-from vemtransfer.grid import PRETRAIN_BUDGET
+from vemtransfer.config.grid import PRETRAIN_BUDGET
 
 METRICS = {"iou_fg": "foreground IoU", "iou_mean": "mean of foreground and background IoU (the authors' number)"}
-DEMO_BANNER = "> **DEMO OUTPUT** - synthetic volumes from `vemtransfer.synthetic`, not the paper's data; the numbers say nothing about real EM.\n"
+DEMO_BANNER = "> **DEMO OUTPUT** - synthetic volumes from `vemtransfer.data.synthetic`, not the paper's data; the numbers say nothing about real EM.\n"
 
 
 def load_metrics(paths: Iterable[str | Path]) -> pd.DataFrame:
