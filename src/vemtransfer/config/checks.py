@@ -115,17 +115,63 @@ def extent_errors(raw: Mapping[str, Any], extents: Mapping[str, Extent]) -> list
     fig5 = raw.get("figures", {}).get("fig5")
     if fig5 and "z" in fig5 and fig5["dataset"] in datasets:
         errors += _axis_errors("figures.fig5.z", fig5["z"], extents[fig5["dataset"]].sections, fig5["dataset"])
+    return errors + _test_section_errors(raw, extents)
+
+
+def _test_sections(task: Mapping[str, Any], extent: Extent) -> int | None:
+    """How many sections a task's test split has, where the config and the extent tell (the fewest of its folds')."""
+    tests = [fold["test"] for fold in task.get("folds", [])] or ([task["test"]] if "test" in task else [])
+    counts = []
+    for region in tests:
+        if "z" in region:
+            counts.append(len(range(*region["z"])))
+        elif extent.sections is not None and extent.volumes is None and "volumes" not in region:
+            counts.append(len(extent.sections))
+        else:
+            return None
+    return min(counts) if counts else None
+
+
+def _test_section_errors(raw: Mapping[str, Any], extents: Mapping[str, Extent]) -> list[str]:
+    """Sections of test splits that figures and baselines name (``figures.fig4.section``, ``baselines.sections``)
+    inside the test split of every task they are used on: unchecked, a figure job fails with an IndexError
+    after every model is trained, and a baseline silently scores fewer sections."""
+    tasks, datasets, errors = raw["tasks"], raw["datasets"], []
+
+    def count(tid: str) -> int | None:
+        task = tasks.get(tid)
+        return _test_sections(task, extents[task["dataset"]]) if task and task["dataset"] in datasets else None
+
+    fig4 = raw.get("figures", {}).get("fig4")
+    if fig4 and fig4.get("section") is not None:
+        for i, pair in enumerate(fig4["pairs"]):
+            n = count(pair["target"])
+            if n is not None and fig4["section"] >= n:
+                errors.append(f"figures.fig4.section: {fig4['section']} is past the {n} test sections of "
+                              f"{pair['target']} (figures.fig4.pairs[{i}]); sections are counted from 0")
+    b = raw.get("baselines") or {}
+    if b.get("sections") is not None:
+        used = [tid for model, methods in (("sam2", ("automatic", "boxes", "boxes_masks")), ("mitonet", ("zero_shot", "finetune")))
+                for m in methods for tid in b[model][m]["tasks"]]
+        for tid in dict.fromkeys(used):
+            n, zs = count(tid), range(*b["sections"])
+            if n is not None and zs and zs[-1] >= n:
+                errors.append(f"baselines.sections: {b['sections']} reaches past the {n} test sections of {tid}; "
+                              "sections are counted from 0")
     return errors
 
 
 def _task_errors(where: str, task: Mapping[str, Any], dataset: str, spec: Mapping[str, Any], extent: Extent) -> list[str]:
-    """Every train/test region of ``task`` (each fold's) and its crop against ``extent``.
-
-    ``labelled_sections`` are not checked: one outside every region is never prepared (preparing
-    warns that it is unused), whether or not the volume has it.
+    """Every train/test region of ``task`` (each fold's) and its crop against ``extent``, and its
+    ``labelled_sections`` inside the volume (one inside it but outside every region is only unused:
+    preparing warns).
     """
     regions = [(f"{where}.{key}", region) for key, region in _task_regions(task)]
     plane, errors = _prepared_plane(where, task.get("preprocess", {}), dataset, spec, extent)
+    known = extent.sections if extent.volumes is None else (set().union(*extent.volumes.values()) if extent.volumes else None)
+    outside = sorted(z for z in task.get("labelled_sections", []) if known is not None and z not in known)
+    if outside:
+        errors.append(f"{where}.labelled_sections: {outside} lie outside the sections of dataset {dataset}")
     volumes = list(spec.get("volumes", [MAIN]))
     for at, region in regions:
         if "z" in region and extent.volumes is not None:  # blocks of their own sizes: the range inside each block the region takes
@@ -155,6 +201,8 @@ def _prepared_plane(where: str, pp: Mapping[str, Any], dataset: str, spec: Mappi
                     extent: Extent) -> tuple[_Plane | None, list[str]]:
     """The task's prepared plane where it can be known, or what keeps it from being prepared at all."""
     raw_yx = extent.section_yx
+    if "voxel_yx_nm" in pp and "resize_yx" in pp:
+        return None, [f"{where}.preprocess: give resize_yx (a size) or voxel_yx_nm (a pixel size to rescale to), not both"]
     if "crop_yx" in pp and raw_yx and any(c > s for c, s in zip(pp["crop_yx"], raw_yx)):
         return None, [f"{where}.preprocess.crop_yx: {pp['crop_yx']} is larger than the {raw_yx[0]} x {raw_yx[1]} sections of dataset {dataset}"]
     if "voxel_yx_nm" in pp:

@@ -68,6 +68,9 @@ def _error_lines(e: jsonschema.ValidationError) -> list[str]:
         examples = ", ".join(e.schema.get("examples", []))
         return [f"{where}: {e.instance!r} is not a valid {e.schema.get('title', 'key')}: it must match "
                 f"{e.validator_value.strip('^$')}" + (f" (e.g. {examples})" if examples else "")]
+    if e.validator in ("anyOf", "oneOf") and all(set(sub) == {"required"} for sub in e.validator_value):
+        keys = [" and ".join(sub["required"]) for sub in e.validator_value]
+        return [f"{where}: give {' or '.join(keys)}" + (" (only one)" if e.validator == "oneOf" else "")]
     if e.validator == "enum":
         return [f"{where}: {e.instance!r} is not one of {', '.join(map(str, e.validator_value))}"]
     return [f"{where}: {e.message}"]
