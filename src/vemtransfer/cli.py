@@ -103,11 +103,25 @@ def _require(module: str, extra: str, why: str) -> None:
                            f"install it with: pip install 'vemtransfer[{extra}]'") from exc
 
 
+def _export_pretrained_source(args: argparse.Namespace) -> None:
+    from vemtransfer.export.pretrained_source import export_pretrained_source
+
+    if not args.source:
+        raise ConfigError("--stage pretrain needs --source TASK (the pretrained source task to export)")
+    shared = export_pretrained_source(load_config(args.config), args.source, args.rep or 1, args.out, args.format,
+                                      authors=args.author, license=args.license, zip=not args.no_zip)
+    print(f"{shared.file}: pretrained source {shared.run_id}, sha256 {shared.sha256}; config entry in {args.out / 'pretrained.yaml'}")
+
+
 def _export(args: argparse.Namespace) -> None:
     from vemtransfer.export.torchscript import export_model, export_options, model_metadata, prepared_test_volume
 
     if args.format == "bioimageio":
         _require("bioimageio.spec", "bioimageio", "--format bioimageio")  # before any work
+    if args.stage == "pretrain":
+        return _export_pretrained_source(args)
+    if args.target is None:
+        raise ConfigError("--target is required (or --stage pretrain --source TASK to export a pretrained source)")
     cfg = load_config(args.config)
     if args.target not in cfg.tasks:
         raise ConfigError(f"unknown task {args.target!r}; tasks are {', '.join(cfg.tasks)}")
@@ -170,7 +184,7 @@ def _run_args(defaults: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     d = defaults
     p.add_argument("--source", default=NO_PRETRAIN if d else None, help=f"pretraining task or {NO_PRETRAIN} (ignored for --budget full)")
-    p.add_argument("--target", required=True, help="task the model is trained/evaluated on")
+    p.add_argument("--target", required=d, help="task the model is trained/evaluated on")
     p.add_argument("--budget", default=PRETRAIN_BUDGET if d else None, help="p<N> patches, f<fraction>, or full (pretraining)")
     p.add_argument("--rep", type=int, default=1 if d else None, help="repeat number (1-based)")
     return p
@@ -184,6 +198,10 @@ threshold, preprocessing, training data, validation/test metrics).
 
 --format torchscript (default): OUT/model.ts (TorchScript) + OUT/model.json, what
 `vemtransfer predict --model OUT` reads.
+
+--stage pretrain --source TASK [--rep R]: the source's pretrained model, to share: also
+OUT/model.pt (the checkpoint) with torchscript, and OUT/pretrained.yaml, the `pretrained:`
+entry (path and sha256) that imports model.pt or bioimageio.zip into another project.
 
 --format bioimageio: a bioimage.io model package (spec 0.5), the folder OUT/bioimageio/
 (rdf.yaml, TorchScript and state-dict weights with the architecture source, test tensors
@@ -226,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--license", default="MIT", metavar="SPDX",
                     help="bioimageio: the package's licence as an SPDX id (default MIT); pick one your training data's terms allow")
     ex.add_argument("--no-zip", action="store_true", help="bioimageio: write only the package folder, not bioimageio.zip")
+    ex.add_argument("--stage", choices=("finetune", "pretrain"), default="finetune",
+                    help="pretrain: export --source's pretrained model (repeat --rep) to share it: OUT/model.pt + model.json + "
+                         "model.ts, or with --format bioimageio the package, and OUT/pretrained.yaml, the config entry importing it")
     ex.set_defaults(func=_export)
     pd_ = sub.add_parser("predict", help="predict a whole volume (TIFF, PNG sections, .npy or Zarr) with an exported or trained model")
     pd_.add_argument("--model", type=Path, required=True, help="exported folder (model.ts + model.json) or a model.pt")

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from vemtransfer.config import NO_PRETRAIN
-from vemtransfer.report.stats import paired_gain, verdict
+from vemtransfer.report.stats import gain_over_no_pretrain, values_by_repeat, verdict
 from vemtransfer.report.tables import table2_cells
 
 
@@ -39,14 +39,11 @@ def source_gains(df: pd.DataFrame, sources: Sequence[str], targets: Sequence[str
     """
     rows = []
     for col in targets:
-        base = _by_rep(df, NO_PRETRAIN, col, budget)
-        if not base:
-            continue
+        base = values_by_repeat(df, {"source": NO_PRETRAIN, "target": col, "budget": budget}, "iou_fg", 100)
         for row in sources:
-            runs = _by_rep(df, row, col, budget)
-            if row == col or not runs:
+            gain = gain_over_no_pretrain(df, row, {"target": col, "budget": budget}, "iou_fg", 100) if row != col else None
+            if gain is None:
                 continue
-            gain = paired_gain(runs, base)
             base_mean = sum(base.values()) / len(base)
             rows.append({"target": col, "source": row, "gain": gain.mean, "gain_lo": gain.lo, "gain_hi": gain.hi, "n": gain.n,
                          "verdict": verdict(gain), "relative_gain_pct": 100 * gain.mean / base_mean if base_mean else math.nan})
@@ -59,8 +56,3 @@ def source_gains(df: pd.DataFrame, sources: Sequence[str], targets: Sequence[str
                   .sort_values("mean_gain", ascending=False).reset_index())
     return per_target.reset_index(drop=True), per_source
 
-
-def _by_rep(df: pd.DataFrame, source: str, target: str, budget: str) -> dict[int, float]:
-    """Foreground IoU (%) by repeat of one Table 2 cell."""
-    hit = df[(df.source == source) & (df.target == target) & (df.budget == budget)]
-    return {int(r): 100 * float(v) for r, v in zip(hit.rep, hit.iou_fg)}

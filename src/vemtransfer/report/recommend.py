@@ -8,11 +8,12 @@ final number. Sources are ranked by their validation IoU averaged over fractions
 The advice says how sure it is. A source's gain over NoPretrain is paired repeat by repeat
 (same seed, batches and label subset; :mod:`vemtransfer.report.stats`) with a 95 %
 interval; an interval that includes 0 is reported as "not distinguishable from no
-pretraining". "Labels needed" (the smallest fraction at which the chosen source reaches
-95 % of its largest-fraction IoU) is given only when the learning curve is resolved, i.e.
-the smallest fraction is measurably worse than the largest; otherwise the report says the
-curve is flat within noise and why that may be (budgets in epochs rather than steps, models
-still improving when the budget ended).
+pretraining". "Labels needed" (where the chosen source's fitted learning curve reaches 95 %
+of its largest-fraction IoU) and the expected gain of labelling 2x more come from
+:mod:`vemtransfer.report.learning_curve`, with bootstrap intervals, and only when the curve is
+resolved; otherwise the report says why not (too few fractions or repeats, flat or
+non-monotone data, an interval too wide) and what may distort the curve (budgets in epochs
+rather than steps, models still improving when the budget ended).
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from vemtransfer.config import NO_PRETRAIN  # noqa: E402
 from vemtransfer.config.grid import Run, fraction_budget  # noqa: E402
 from vemtransfer.core.storage import atomic_path, write_json, write_text  # noqa: E402
-from vemtransfer.report.stats import Interval, paired_gain, t_interval, verdict  # noqa: E402
+from vemtransfer.report.learning_curve import ENOUGH, CurveFit, fit_learning_curve  # noqa: E402
+from vemtransfer.report.stats import Interval, gain_over_no_pretrain, paired_gain, t_interval, values_by_repeat, verdict  # noqa: E402
 
-ENOUGH = 0.95
 STILL_IMPROVING = 0.5
 """Share of runs whose best validation came at their last step above which the budget is called saturating."""
 
@@ -49,8 +51,7 @@ def load_histories(paths: Iterable[str | Path]) -> pd.DataFrame:
 
 def _values(df: pd.DataFrame, source: str, fraction: float) -> dict[int, float]:
     """Validation IoU by repeat of one source at one fraction."""
-    g = df[(df.source == source) & (df.budget == fraction_budget(fraction))]
-    return dict(zip(g.rep.astype(int), g.val_iou))
+    return values_by_repeat(df, {"source": source, "budget": fraction_budget(fraction)}, "val_iou")
 
 
 def _mean_over_fractions(df: pd.DataFrame, source: str, fractions: Sequence[float]) -> dict[int, float]:
@@ -70,7 +71,7 @@ def rank_sources(df: pd.DataFrame, fractions: Sequence[float]) -> pd.DataFrame:
         for f in fractions:
             iv = t_interval(list(_values(df, source, f).values()))
             row[f"{f:g}_mean"], row[f"{f:g}_sd"], row[f"{f:g}_ci95"] = iv.mean, iv.sd, iv.half
-            at = paired_gain(_values(df, source, f), _values(df, NO_PRETRAIN, f)) if source != NO_PRETRAIN and base else None
+            at = gain_over_no_pretrain(df, source, {"budget": fraction_budget(f)}, "val_iou") if source != NO_PRETRAIN else None
             row[f"{f:g}_gain"], row[f"{f:g}_gain_lo"], row[f"{f:g}_gain_hi"] = (at.mean, at.lo, at.hi) if at else (math.nan,) * 3
         overall = _mean_over_fractions(df, source, fractions)
         row["mean_over_fractions"] = sum(overall.values()) / len(overall) if overall else math.nan
@@ -97,13 +98,13 @@ def repeat_noise(df: pd.DataFrame) -> float:
     return math.sqrt(var.mean()) if len(var) else math.nan
 
 
-def labels_advice(df: pd.DataFrame, table: pd.DataFrame, fractions: Sequence[float]) -> tuple[float | None, str]:
-    """(labels needed or None, the sentence saying it or why the curve does not resolve it)."""
-    source = table.iloc[0]["source"]
-    lo_f, hi_f = min(fractions), max(fractions)
-    if len(fractions) < 2:
-        return None, "Labels needed: not measured (one label fraction)."
-    drop = paired_gain(_values(df, source, hi_f), _values(df, source, lo_f))
+def learning_curves(df: pd.DataFrame, fractions: Sequence[float]) -> dict[str, CurveFit]:
+    """Per source, the learning curve fitted to its validation IoU by repeat at each fraction."""
+    return {source: fit_learning_curve({f: _values(df, source, f) for f in fractions}) for source in sorted(set(df.source))}
+
+
+def _caveats(df: pd.DataFrame, source: str) -> list[str]:
+    """What besides the labels shapes ``source``'s curve: fractions trained for different step counts, or cut short."""
     runs = df[df.source == source]
     reasons = []
     if runs.groupby("budget")["steps"].first().nunique() > 1:
@@ -111,26 +112,49 @@ def labels_advice(df: pd.DataFrame, table: pd.DataFrame, fractions: Sequence[flo
     late = (runs.best_step == runs.steps_done).mean()
     if late > STILL_IMPROVING:
         reasons.append(f"{100 * late:.0f} % of the runs were still improving at their last step (budget saturation: longer training may change the curve)")
-    if drop.n >= 2 and drop.lo > 0:
-        full = table.iloc[0][f"{hi_f:g}_mean"]
-        need = min(f for f in fractions if table.iloc[0][f"{f:g}_mean"] >= ENOUGH * full)
-        text = (f"**Labels:** with {source}, {100 * need:g} % of the training patches reach {100 * ENOUGH:g} % of the validation IoU "
-                f"obtained with {100 * hi_f:g} % ({100 * hi_f:g} % of the patches score {drop.text(' points')} more than {100 * lo_f:g} %, "
-                "so the curve is resolved).")
-        return need, text + (" Caveat: " + "; ".join(reasons) + "." if reasons else "")
-    why = "; ".join(reasons) if reasons else "the labels tried may all be more than this task needs, or the repeats too few to see the difference"
-    text = (f"**Labels: not resolved.** With {source}, {100 * hi_f:g} % of the training patches score {drop.text(' points')} more than "
-            f"{100 * lo_f:g} %: the learning curve is flat within the repeat noise, so this run cannot say how few labels suffice "
-            f"(possibly fewer than {100 * lo_f:g} %). Why it may be flat: {why}.")
-    return None, text
+    return reasons
 
 
-def plot_learning_curve(table: pd.DataFrame, fractions: Sequence[float], task: str, out: str | Path, demo: bool) -> None:
+def labels_advice(df: pd.DataFrame, table: pd.DataFrame, fractions: Sequence[float],
+                  fits: dict[str, CurveFit] | None = None) -> tuple[float | None, str]:
+    """(labels needed as a fraction of the patches, or None when the fit does not resolve it; the sentence saying it or why not),
+    for the top source of ``table``."""
+    source = table.iloc[0]["source"]
+    fit = (fits or {}).get(source) or fit_learning_curve({f: _values(df, source, f) for f in fractions})
+    caveats = _caveats(df, source)
+    text = fit.sentence(source)
+    if caveats:
+        text += (" Caveat: " if fit.resolved else " Besides: ") + "; ".join(caveats) + "."
+    return (fit.needed.value if fit.resolved else None), text
+
+
+def curves_table(fits: dict[str, CurveFit], order: Sequence[str]) -> pd.DataFrame:
+    """One row per source (in ``order``, the ranking's): labels needed and the 2x gain with intervals, or why the fit is not resolved."""
+    rows = []
+    for source in order:
+        fit = fits[source]
+        resolved = fit.resolved
+        rows.append({"source": source,
+                     "labels needed (% of patches)": (f"{100 * fit.needed.value:.0f} [{100 * fit.needed.lo:.0f}, {100 * fit.needed.hi:.0f}]"
+                                                      if resolved else "not resolved"),
+                     "2x labels gain (points)": (f"{fit.gain_2x.value:+.1f} [{fit.gain_2x.lo:+.1f}, {fit.gain_2x.hi:+.1f}]"
+                                                 if resolved else "not resolved"),
+                     "why not resolved": "" if resolved else fit.reasons[0].split(":")[0].split(" (")[0]})
+    return pd.DataFrame(rows)
+
+
+def plot_learning_curve(table: pd.DataFrame, fractions: Sequence[float], task: str, out: str | Path, demo: bool,
+                        fits: dict[str, CurveFit] | None = None) -> None:
+    """Means with 95 % intervals per source and fraction; dashed, each resolved fitted curve (to 2x the largest fraction)."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     xs = sorted(fractions)
     for _, row in table.iterrows():
-        ax.errorbar([100 * f for f in xs], [row[f"{f:g}_mean"] for f in xs], yerr=[row[f"{f:g}_ci95"] for f in xs],
-                    marker="o", capsize=3, label=f"{row['rank']}. {row['source']}")
+        bars = ax.errorbar([100 * f for f in xs], [row[f"{f:g}_mean"] for f in xs], yerr=[row[f"{f:g}_ci95"] for f in xs],
+                           marker="o", capsize=3, label=f"{row['rank']}. {row['source']}")
+        fit = (fits or {}).get(row["source"])
+        if fit is not None and fit.resolved:
+            grid = np.geomspace(min(xs), 2 * max(xs), 50)
+            ax.plot(100 * grid, fit.predict(grid), "--", color=bars[0].get_color(), linewidth=1)
     ax.set_xlabel(f"% of {task}'s training patches")
     ax.set_ylabel("validation foreground IoU (%), mean and 95 % CI")
     ax.set_ylim(0, 100)
@@ -192,13 +216,18 @@ def build_recommendation(history_paths: Iterable[str | Path], task: str, fractio
     histories = load_histories(history_paths)
     table = rank_sources(histories, fractions)
     choice = chosen_run(histories, table, fractions)
-    need, labels_text = labels_advice(histories, table, fractions)
+    fits = learning_curves(histories, fractions)
+    need, labels_text = labels_advice(histories, table, fractions, fits)
     noise = repeat_noise(histories)
+    top = fits[choice.source]
     write_json(out_choice, {"task": task, "source": choice.source, "budget": choice.budget, "rep": choice.rep,
-                            "model_id": choice.model_id, "labels_needed": need, "demo": demo})
+                            "model_id": choice.model_id, "labels_needed": need,
+                            "labels_needed_interval": [top.needed.lo, top.needed.hi] if top.resolved else None,
+                            "gain_2x_labels": [top.gain_2x.value, top.gain_2x.lo, top.gain_2x.hi] if top.resolved else None,
+                            "demo": demo})
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
-    plot_learning_curve(table, fractions, task, out_png, demo)
+    plot_learning_curve(table, fractions, task, out_png, demo, fits)
     shown = table.drop(columns=[c for c in table.columns if c.endswith(("_sd", "_gain", "_gain_lo", "_gain_hi"))])
     md = ("> **DEMO OUTPUT** - synthetic data.\n\n" if demo else "") + (
         f"# Recommendation for {task}\n\n{_headline(table, noise)}\n\n{_low_label_sentence(table, fractions)}\n\n{labels_text}\n\n"
@@ -207,7 +236,10 @@ def build_recommendation(history_paths: Iterable[str | Path], task: str, fractio
         f"(`gain_lo`, `gain_hi`). Repeat-to-repeat noise: {noise:.1f} points sd. The test region is not used.\n\n"
         + shown.to_markdown(index=False, floatfmt=".2f")
         + "\n\nGain over NoPretrain at each label fraction (IoU points, paired by repeat, 95 % interval; * excludes 0):\n\n"
-        + gains_by_fraction(table, fractions).to_markdown(index=False) + "\n\nLearning curves: `learning_curve.png` beside this file. "
+        + gains_by_fraction(table, fractions).to_markdown(index=False)
+        + f"\n\nLearning curves (inverse power law fitted to each source's repeats; labels needed for {100 * ENOUGH:g} % of the IoU at "
+        f"{100 * max(fractions):g} % of the labels, and the expected gain of labelling 2x more, with 95 % bootstrap intervals):\n\n"
+        + curves_table(fits, table.source.tolist()).to_markdown(index=False) + "\n\nLearning curves: `learning_curve.png` beside this file (dashed: resolved fits). "
         f"`prediction.zarr` is predicted with `{choice.model_id}` (the top source's best repeat at {100 * max(fractions):g} %).\n"
     )
     write_text(out_md, md)

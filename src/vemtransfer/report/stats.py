@@ -10,11 +10,14 @@ than comparing two independent means when repeats share most of their noise.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
+
+from vemtransfer.config import NO_PRETRAIN
 
 LEVEL = 0.95
 
@@ -61,6 +64,29 @@ def t_interval(values: Sequence[float]) -> Interval:
 def paired_gain(candidate: dict[int, float], baseline: dict[int, float]) -> Interval:
     """Interval of ``candidate[r] - baseline[r]`` over the repeats both have."""
     return t_interval([candidate[r] - baseline[r] for r in sorted(set(candidate) & set(baseline))])
+
+
+def values_by_repeat(runs: pd.DataFrame, where: Mapping[str, object], value: str, scale: float = 1.0) -> dict[int, float]:
+    """``{rep: scale * value}`` of the rows of ``runs`` whose columns equal ``where`` (one cell: a source, a target, a budget).
+
+    The one way the reports (Table 2's source gains, the recommendation) read a cell's
+    repeats, so that pairing by repeat means the same thing everywhere.
+    """
+    hit = runs
+    for column, wanted in where.items():
+        hit = hit[hit[column] == wanted]
+    return {int(r): scale * float(v) for r, v in zip(hit["rep"], hit[value])}
+
+
+def gain_over_no_pretrain(runs: pd.DataFrame, source: str, where: Mapping[str, object], value: str,
+                          scale: float = 1.0) -> Interval | None:
+    """``source``'s gain over NoPretrain in the cell ``where`` (e.g. a target and a budget), paired by repeat.
+
+    None when either has no runs there: no comparison rather than a NaN that reads as one.
+    """
+    base = values_by_repeat(runs, {"source": NO_PRETRAIN, **where}, value, scale)
+    candidate = values_by_repeat(runs, {"source": source, **where}, value, scale)
+    return paired_gain(candidate, base) if base and candidate else None
 
 
 def verdict(gain: Interval) -> str:
