@@ -34,7 +34,9 @@ fi
 set -x
 python3 -m venv "$venv"
 if [ "$baselines" = 0 ]; then
-    "$venv/bin/pip" install --quiet --extra-index-url "$torch_index" -c constraints.txt torch
+    # torch alone from that index (one look-up, no retries: an unreachable index costs seconds);
+    # its dependencies then come from pip's own index with the rest
+    "$venv/bin/pip" install --quiet --no-deps --retries 0 --timeout 20 --extra-index-url "$torch_index" -c constraints.txt torch
     "$venv/bin/pip" install --quiet -c constraints.txt -e ".[test]"
     exit 0
 fi
