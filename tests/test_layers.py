@@ -74,3 +74,14 @@ def test_few_top_level_modules():
 def test_every_layer_says_what_it_owns(layer):
     doc = (PACKAGE / layer / "__init__.py").read_text().lstrip()
     assert doc.startswith('"""') and len(doc.split('"""')[1]) > 40, f"{layer}/__init__.py needs a docstring saying what the layer owns"
+
+
+def test_architecture_page_shows_the_contract():
+    """docs/architecture.md draws the layers in the contract's order (top of the page = lowest layer)."""
+    import tomllib
+
+    contract = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]["layers"]
+    page = (REPO / "docs" / "architecture.md").read_text()
+    diagram = page.split("```\n", 2)[1].split("```")[0]
+    drawn = [line.split()[0] for line in diagram.splitlines() if line and not line.lstrip().startswith("↓")]
+    assert drawn == contract[::-1]

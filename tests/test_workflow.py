@@ -58,6 +58,7 @@ def _layout_outputs(cfg: Config) -> dict[str, set[str]]:
     return {
         "download_dataset": {L.manifest(d) for d in datasets},
         "prepare_task": {p for d in data for p in L.prepared(d, *SPLITS) + [L.patch_index(d)]},
+        "plan_task": {L.plan(d) for d in data},
         "make_table1": {L.table("table1.csv"), L.table("table1.md")},
         "pretrain_model": {p for r in runs if r.is_pretrain for p in (L.model(r.model_id), L.history(r.model_id))},
         "finetune_model": {p for r in runs if not r.is_pretrain for p in (L.model(r.model_id), L.history(r.model_id))},

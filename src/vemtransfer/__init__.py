@@ -11,6 +11,7 @@ contract in ``pyproject.toml``, checked by the tests)::
     export       TorchScript and bioimage.io packages of a trained model
     training     training, fine-tuning, evaluation on a test split
     inference    windows, engines, whole-volume prediction, OME-Zarr, morphometrics
+    planning     a task's fingerprint and the plan (plan.json) its training follows
     model        the RSUNet, loss, metrics, checkpoints
     data         downloads, datasets, preparation, training patches
     config       the config: schema, validation, recipes, views, the run grid

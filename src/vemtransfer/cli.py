@@ -25,6 +25,41 @@ def _validate(args: argparse.Namespace) -> None:
     print(f"{args.config}: valid (config hash {cfg.hash}, recipe {cfg.raw['recipe']}); jobs of the experiment grid:")
     for name, n in job_counts(cfg.experiment).items():
         print(f"  {name:34s} {n}")
+    _show_plans(cfg)
+
+
+def _show_plans(cfg: Config) -> None:
+    """Each prepared task's plan (computed, not written, where plan.json is missing); unprepared tasks are named."""
+    from vemtransfer.planning.plan import describe, make_plan, read_plan
+
+    layout, waiting = Layout.of(cfg.raw), []
+    for task in cfg.tasks.values():
+        for data_id in task.data_ids():
+            if Path(layout.plan(data_id)).exists():
+                print(describe(read_plan(layout.plan(data_id))))
+            elif Path(layout.patch_index(data_id)).exists():
+                from vemtransfer.planning.fingerprint import fingerprint
+
+                voxel = cfg.raw["datasets"][task.dataset].get("voxel_nm")
+                print(describe(make_plan(fingerprint(layout.prepared_dir(data_id), voxel), cfg.raw)))
+            else:
+                waiting.append(data_id)
+    if waiting:
+        print(f"plans follow preparation (`vemtransfer plan CONFIG TASK`): not yet prepared: {', '.join(waiting)}")
+
+
+def _plan(args: argparse.Namespace) -> None:
+    from vemtransfer.jobs.planning import plan_task_job
+    from vemtransfer.planning.plan import describe
+
+    cfg = load_config(args.config)
+    if args.task not in cfg.tasks:
+        raise SystemExit(f"unknown task {args.task!r}; tasks are {', '.join(cfg.tasks)}")
+    layout = Layout.of(cfg.raw)
+    for data_id in cfg.tasks[args.task].data_ids():
+        if not Path(layout.patch_index(data_id)).exists():
+            raise SystemExit(f"{data_id} is not prepared: run `vemtransfer prepare {args.config} {args.task}` first")
+        print(describe(plan_task_job(cfg, data_id, layout.patch_index(data_id), layout.plan(data_id))))
 
 
 def _manifest(cfg: Config, dataset: str) -> Path | None:
@@ -62,7 +97,8 @@ def _train(args: argparse.Namespace) -> None:
     if not run.is_pretrain and run.source != NO_PRETRAIN:
         init = layout.model(pretrained_run(cfg.experiment, run.source, run.rep).model_id)
     index = layout.patch_index(cfg.tasks[run.target].data_id(run.rep))
-    history = train_job(cfg, run.source, run.target, run.budget, run.rep, index, out, init, args.threads)
+    plan = Path(layout.plan(cfg.tasks[run.target].data_id(run.rep)))
+    history = train_job(cfg, run.source, run.target, run.budget, run.rep, index, out, init, args.threads, plan if plan.exists() else None)
     print(f"{out}: best validation IoU {history['best_val_iou_fg']:.4f} at step {history['best_step']}")
 
 
@@ -223,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("config", type=Path)
     pr.add_argument("task", help="task id, e.g. SNEMI3D-N")
     pr.set_defaults(func=_prepare)
+    pl = sub.add_parser("plan", help="fingerprint a prepared task and write its plan.json; print each choice with its reason")
+    pl.add_argument("config", type=Path)
+    pl.add_argument("task", help="task id, e.g. SNEMI3D-N")
+    pl.set_defaults(func=_plan)
     for name, func, text in (("train", _train, "train one model of the grid (pretrain with --budget full)"),
                              ("evaluate", _evaluate, "score one trained model on its target's test split")):
         s = sub.add_parser(name, help=text, parents=[_run_args()])

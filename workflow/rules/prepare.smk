@@ -26,6 +26,26 @@ rule prepare_task:
         "../scripts/prepare_task.py"
 
 
+rule plan_task:
+    # the fingerprint of the prepared training split and the window, batch, ... derived from it
+    input:
+        L.prepared("{data}", "train"),
+        patches=L.patch_index("{data}"),
+    params:
+        **job("plan_task.py", "recipe", "plan", "patches.size", "model.widths", "model.planar_levels", "train.batch_size",
+              "train.sampling", "train.foreground_fraction", "train.validation", tasks=task_of, datasets=dataset_of),
+    output:
+        plan=L.plan("{data}"),
+    log:
+        L.log("plan_task", "{data}"),
+    benchmark:
+        L.benchmark("plan_task", "{data}")
+    conda:
+        "../../envs/vemtransfer.yaml"
+    script:
+        "../scripts/plan_task.py"
+
+
 TABLE1_TASKS = list(CFG.tasks)
 
 

@@ -9,6 +9,7 @@ rule pretrain_model:
     input:
         lambda w: L.prepared(task_data(w.task, w.rep), "train", "val"),
         patches=lambda w: L.patch_index(task_data(w.task, w.rep)),
+        plan=lambda w: L.plan(task_data(w.task, w.rep)),
     params:
         **job("pretrain_model.py", *TRAIN_KEYS, tasks=task_of),
     output:
@@ -52,6 +53,7 @@ rule finetune_model:
     input:
         lambda w: L.prepared(task_data(w.target, w.rep), "train", "val"),
         patches=lambda w: L.patch_index(task_data(w.target, w.rep)),
+        plan=lambda w: L.plan(task_data(w.target, w.rep)),
         init=pretrained_model,
     params:
         **job("finetune_model.py", *TRAIN_KEYS, tasks=task_of),

@@ -8,4 +8,5 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])
 w = sm.wildcards
 train_job(job_view(sm.params.config), source=w.source, target=w.target, budget=w.budget, rep=int(w.rep),
-          patch_index=sm.input.patches, out_model=sm.output.model, init=sm.input.init[0] if sm.input.init else None, threads=sm.threads)
+          patch_index=sm.input.patches, out_model=sm.output.model, init=sm.input.init[0] if sm.input.init else None, threads=sm.threads,
+          plan=sm.input.plan)

@@ -9,4 +9,5 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])
 w = sm.wildcards
 train_job(job_view(sm.params.config), source=w.task, target=w.task, budget=PRETRAIN_BUDGET, rep=int(w.rep),
-          patch_index=sm.input.patches, out_model=sm.output.model, init=None, threads=sm.threads)
+          patch_index=sm.input.patches, out_model=sm.output.model, init=None, threads=sm.threads,
+          plan=sm.input.plan)

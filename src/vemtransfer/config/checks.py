@@ -6,7 +6,7 @@ dataset. Unchecked, a z range past the last section is a numpy ``IndexError`` in
 silently cut short. Sizes the config itself gives (a ``generated`` dataset's ``shape``, a
 ``section_files`` dataset's ``sections``, a task's ``resize_yx`` or ``crop_yx``) are checked by
 :func:`declared_region_errors`, part of ``validate_config``; no file is read here
-(:mod:`vemtransfer.data.patches.file_checks` adds what the files of ``local`` datasets tell).
+(:mod:`vemtransfer.data.file_checks` adds what the files of ``local`` datasets tell).
 """
 
 from __future__ import annotations

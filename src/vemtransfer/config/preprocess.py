@@ -3,7 +3,7 @@
 A task's ``preprocess`` (crop, resize or a target pixel size, CLAHE order) is data; what it
 means for shapes and voxel sizes is decided here once, for validation (regions against the
 prepared plane), preparation, the report's Table 1 and the exported models alike. The pixel
-operations themselves are :mod:`vemtransfer.data.patches.prepare`'s.
+operations themselves are :mod:`vemtransfer.data.prepare`'s.
 """
 
 from __future__ import annotations

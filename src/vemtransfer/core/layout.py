@@ -79,6 +79,10 @@ class Layout:
         """Written last by ``prepare_task`` (it marks the prepared data done)."""
         return f"{self.prepared_dir(data)}/{PATCH_INDEX}"
 
+    def plan(self, data: str) -> str:
+        """Written by ``plan_task``: the prepared data's fingerprint and training plan."""
+        return f"{self.prepared_dir(data)}/plan.json"
+
     def raw_split(self, task: str, *splits: str) -> list[str]:
         """A task's regions at the raw resolution (the baselines' input)."""
         return self.prepared(f"{task}/raw", *splits)

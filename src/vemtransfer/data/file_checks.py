@@ -35,7 +35,7 @@ def region_errors(cfg: Config) -> list[str]:
 
 
 def volume_header(path: str | Path) -> tuple[tuple[int, ...], str]:
-    """(shape, dtype) of a volume in any format :func:`~vemtransfer.volume_io.open_volume` reads, from its header alone.
+    """(shape, dtype) of a volume in any format :func:`~vemtransfer.data.volume_io.open_volume` reads, from its header alone.
 
     A compressed TIFF stack is read whole by ``open_volume``; here only its page headers are.
     """

@@ -145,10 +145,12 @@ def _section_pair(sections: Sections, task: TaskSpec, volume: str, z: int, yx: t
 def _block_origins(blocks: list[int], yx_shape: tuple[int, int], patch_size: tuple[int, ...], stride: tuple[int, ...],
                    cells: bool = False) -> list[tuple[int, ...]]:
     """Patch origins of a stack of volumes, tiled volume by volume (z offsets added); with ``cells``,
-    the origins of non-overlapping ``stride``-sized cells covering every volume that holds a patch."""
+    the origins of non-overlapping ``stride``-sized cells covering every volume that holds a patch's
+    y/x (whatever its depth: training drops the cells of volumes thinner than its window,
+    :func:`vemtransfer.planning.plan.window_cells`, so isolated sections can train with depth-1 windows)."""
     origins, z0 = [], 0
     for n in blocks:
-        if n >= patch_size[0] and all(s >= p for s, p in zip(yx_shape, patch_size[1:])):
+        if (cells or n >= patch_size[0]) and all(s >= p for s, p in zip(yx_shape, patch_size[1:])):
             grid = cell_origins((n, *yx_shape), stride) if cells else tile_origins((n, *yx_shape), patch_size, stride)
             origins += [(z + z0, y, x) for z, y, x in grid]
         z0 += n

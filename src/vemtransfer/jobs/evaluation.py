@@ -31,7 +31,8 @@ def evaluate_job(cfg: Config, model_id: str, target: str, model_path: str | Path
         raise ValueError(f"{model_path} was trained for {meta['target']}, asked to evaluate on {target}")
     test = load_split(Path(test_image).parent, "test")
     train = cfg.section("train")
-    result = evaluate_model(model_path, test, cfg.patch_size, cfg.evaluation, pick_device(), train["amp"], train["channels_last"])
+    window = tuple(meta.get("patch_size") or cfg.patch_size)  # the window the model was trained with (its plan's)
+    result = evaluate_model(model_path, test, window, cfg.evaluation, pick_device(), train["amp"], train["channels_last"])
     record = {
         "model_id": model_id, **{k: meta[k] for k in ("source", "target", "budget", "rep", "seed")}, "fold": cfg.tasks[target].fold(meta["rep"]),
         **result, "checkpoint": str(model_path), "selected_step": meta.get("selected_step"),

@@ -24,18 +24,19 @@ from vemtransfer.inference.runners import Runner, make_runner
 from vemtransfer.inference.tiling import BlockPlan
 from vemtransfer.inference.volume import assemble_prediction, plan_for, predict_blocks, predict_to_zarr
 from vemtransfer.model.checkpoint import load_model
+from vemtransfer.planning.plan import model_window
 
 
 def _runner(cfg: Config, model_file: str | Path, threads: int) -> Runner:
     """The model on ``prediction.engine`` (the GPU when there is one)."""
     torch.set_num_threads(threads)
-    return make_runner(cfg.section("prediction")["engine"], load_model(model_file), pick_device(), cfg.patch_size,
+    return make_runner(cfg.section("prediction")["engine"], load_model(model_file), pick_device(), model_window(model_file, cfg.patch_size),
                        cfg.section("train")["amp"], threads)
 
 
-def _plan(cfg: Config, shape: Sequence[int]) -> BlockPlan:
+def _plan(cfg: Config, shape: Sequence[int], model_file: str | Path) -> BlockPlan:
     ev, spec = cfg.evaluation, cfg.section("prediction")
-    return plan_for(shape, cfg.patch_size, ev.overlap, spec["block"])
+    return plan_for(shape, model_window(model_file, cfg.patch_size), ev.overlap, spec["block"])
 
 
 def predict_test_job(cfg: Config, model_file: str | Path, test_image: str | Path, patches_json: str | Path,
@@ -47,7 +48,7 @@ def predict_test_job(cfg: Config, model_file: str | Path, test_image: str | Path
         raise ValueError(f"{test_image}: the test split holds {len(test.blocks)} volumes ({list(test.blocks)} sections); "
                          "a figure shows a test region of one volume")
     image = test.image
-    return predict_to_zarr(_runner(cfg, model_file, threads), image, out_store, cfg.patch_size, spec["chunk"], ev.overlap,
+    return predict_to_zarr(_runner(cfg, model_file, threads), image, out_store, model_window(model_file, cfg.patch_size), spec["chunk"], ev.overlap,
                            ev.batch_size, ev.threshold, spec["block"], task_spacing(cfg, patches_json),
                            {"model": str(model_file)}, progress=True)
 
@@ -77,7 +78,7 @@ def predict_blocks_job(cfg: Config, model_file: str | Path, volume_npy: str | Pa
                        threads: int = 1) -> dict[str, Any]:
     """Block job ``job`` (0-based) of ``prediction.jobs`` over a prepared whole volume (memory-mapped)."""
     image = np.load(volume_npy, mmap_mode="r")
-    plan = _plan(cfg, image.shape)
+    plan = _plan(cfg, image.shape, model_file)
     blocks = plan.job_blocks(job, cfg.section("prediction")["jobs"])
     summary = predict_blocks(_runner(cfg, model_file, threads), image, plan, blocks, out_dir, cfg.evaluation.batch_size)
     return {"model": str(model_file), **summary}
@@ -88,5 +89,5 @@ def assemble_job(cfg: Config, part_dirs: Sequence[str | Path], volume_npy: str |
     """The OME-Zarr of a whole volume from its block jobs' partial sums (in nm when the dataset gives a voxel size)."""
     shape = np.load(volume_npy, mmap_mode="r").shape
     spec, ev = cfg.section("prediction"), cfg.evaluation
-    return assemble_prediction(_plan(cfg, shape), part_dirs, out_store, spec["chunk"], volume_spacing(volume_json), ev.threshold,
+    return assemble_prediction(_plan(cfg, shape, model), part_dirs, out_store, spec["chunk"], volume_spacing(volume_json), ev.threshold,
                                {"model": str(model)})
