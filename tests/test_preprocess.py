@@ -70,7 +70,8 @@ def test_multi_volume_splits_keep_volumes_apart(tmp_path):
     store = _store(tmp_path / "raw", ["a", "b", "c"], n=5)
     raw = _task_raw(tmp_path, {"train": {"volumes": ["a", "b"]}, "test": {"volumes": ["c"]},
                                "preprocess": {"resize_yx": [32, 32]}, "validation": {"axis": "x", "fraction": 0.5}},
-                    {"kind": "http_files", "volumes": ["a", "b", "c"]})
+                    {"kind": "http_files", "base_url": "https://example.org/repo", "volumes": ["a", "b", "c"],
+                     "image_pattern": "{volume}.nii.gz", "label_patterns": {"mito": "mito/{volume}.nii.gz"}})
     cfg = validate_config(raw)
     s = prepare_task(cfg.tasks["T-M"], store, tmp_path / "out", (2, 16, 16), (2, 8, 8), 0)
     assert s["splits"]["train"]["shape"] == [10, 32, 16] and s["splits"]["val"]["shape"] == [10, 32, 16]
@@ -84,7 +85,9 @@ def test_multi_volume_splits_keep_volumes_apart(tmp_path):
 def test_z_step_selection_and_z_validation(tmp_path):
     store = _store(tmp_path / "raw", ["main"], n=30)
     raw = _task_raw(tmp_path, {"train": {"z": [0, 24, 2]}, "test": {"z": [25, 29]},
-                               "validation": {"axis": "z", "fraction": 0.2}}, {"kind": "empiar_slices"})
+                               "validation": {"axis": "z", "fraction": 0.2}},
+                    {"kind": "empiar_slices", "base_url": "https://example.org/empiar", "raw_dir": "raw", "raw_pattern": "s{z:04d}.tif",
+                     "label_zips": {"mito": "mito.zip"}})
     cfg = validate_config(raw)
     s = prepare_task(cfg.tasks["T-M"], store, tmp_path / "out", (2, 16, 16), (2, 8, 8), 0)
     assert s["splits"]["train"]["shape"][0] == 9 and s["splits"]["val"]["shape"][0] == 3  # 12 sections, 20 % -> 3

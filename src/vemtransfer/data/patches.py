@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from vemtransfer.config import TrainConfig
+from vemtransfer.config.preprocess import INTENSITY_CENTRE
 from vemtransfer.core.layout import PATCH_INDEX, SPLITS, split_files
 
 IGNORE = 255
@@ -78,8 +79,8 @@ def in_memory(volume: Volume, limit: int = IN_MEMORY_BYTES) -> Volume:
 
 
 def normalise(image: np.ndarray) -> np.ndarray:
-    """uint8 -> float32 in [-1, 1], the authors' ``(x - 127.5) / 127.5``."""
-    return (np.asarray(image, dtype=np.float32) - 127.5) / 127.5
+    """uint8 -> float32 in [-1, 1], the authors' ``(x - 127.5) / 127.5`` (:data:`~vemtransfer.config.preprocess.INTENSITY_CENTRE`)."""
+    return (np.asarray(image, dtype=np.float32) - INTENSITY_CENTRE) / INTENSITY_CENTRE
 
 
 def tile_origins(shape: tuple[int, ...], size: tuple[int, ...], stride: tuple[int, ...]) -> list[tuple[int, ...]]:

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import ndimage
 
 from vemtransfer.config import Region, TaskSpec
-from vemtransfer.config.preprocess import resolve_preprocess
+from vemtransfer.config.preprocess import BLUR_KERNEL, BLUR_SIGMA, CLAHE_CLIP, CLAHE_TILES, resolve_preprocess
 from vemtransfer.core.layout import PATCH_INDEX
 from vemtransfer.core.storage import npy_section_writer, write_json, write_npy
 from vemtransfer.data.datasets.store import Sections
@@ -43,9 +43,9 @@ log = logging.getLogger(__name__)
 
 
 def enhance(section: np.ndarray) -> np.ndarray:
-    """CLAHE(3.5, 8x8) then GaussianBlur(3x3, sigma 0.5) of one uint8 section."""
-    clahe = cv2.createCLAHE(clipLimit=3.5, tileGridSize=(8, 8))
-    return cv2.GaussianBlur(clahe.apply(np.ascontiguousarray(section, dtype=np.uint8)), (3, 3), 0.5)
+    """CLAHE then Gaussian blur of one uint8 section (:data:`vemtransfer.config.preprocess.ENHANCE`)."""
+    clahe = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=CLAHE_TILES)
+    return cv2.GaussianBlur(clahe.apply(np.ascontiguousarray(section, dtype=np.uint8)), BLUR_KERNEL, BLUR_SIGMA)
 
 
 def resize(section: np.ndarray, shape_yx: tuple[int, int]) -> np.ndarray:

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vemtransfer.config.preprocess import INTENSITY_CENTRE, describe_preprocess, preprocess_steps
 from vemtransfer.core.storage import atomic_path, save_torch, write_npy, write_text
 from vemtransfer.data.patches import normalise
 from vemtransfer.export.torchscript import write_torchscript
@@ -58,7 +59,7 @@ PAPER_CITATION = {
 PACKAGE_ZIP = "bioimageio.zip"
 PACKAGE_DIR = "bioimageio"
 INPUT_ID, OUTPUT_ID = "raw", "probability"
-GAIN, OFFSET = 1 / 127.5, -1.0
+GAIN, OFFSET = 1 / INTENSITY_CENTRE, -1.0
 TAGS = ("electron-microscopy", "3d", "pytorch", "unet", "semantic-segmentation", "volume-em", "transfer-learning", "vemtransfer")
 
 
@@ -208,30 +209,6 @@ def _name(name: str) -> str:
 def _plain(value: Any) -> Any:
     """JSON/YAML-safe copy (numpy scalars and tuples become plain numbers and lists)."""
     return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
-
-
-def describe_preprocess(preprocess: Mapping[str, Any]) -> str:
-    """The per-section preprocessing in one line (the rdf's ``training_preprocessing``)."""
-    return " ".join(f"{i}. {s};" for i, s in enumerate(preprocess_steps(preprocess), 1)) + " each uint8 section separately"
-
-
-def preprocess_steps(preprocess: Mapping[str, Any]) -> list[str]:
-    """The per-section preprocessing in words, in the order :func:`vemtransfer.data.prepare.preprocess_image` applies it."""
-    steps = []
-    if "crop_yx" in preprocess:
-        steps.append(f"keep the top-left {preprocess['crop_yx'][0]} x {preprocess['crop_yx'][1]} pixels (y x)")
-    enhance = "CLAHE (OpenCV, clip limit 3.5, 8 x 8 tiles), then Gaussian blur (3 x 3 kernel, sigma 0.5)"
-    resize = None
-    if "resize_yx" in preprocess:
-        resize = (f"resize to {preprocess['resize_yx'][0]} x {preprocess['resize_yx'][1]} pixels (y x; "
-                  "area interpolation when shrinking, cubic when enlarging)")
-    elif "voxel_yx_nm" in preprocess:
-        resize = f"resize y/x to {preprocess['voxel_yx_nm']} nm pixels (area / cubic interpolation)"
-    if resize and preprocess.get("resize") == "after_clahe":
-        steps += [enhance, resize]
-    else:
-        steps += [s for s in (resize, enhance) if s]
-    return steps
 
 
 def readme(*, name: str, description: str, net: RSUNet, meta: Mapping[str, Any], license: str = "MIT") -> str:

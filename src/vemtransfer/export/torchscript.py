@@ -23,15 +23,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from vemtransfer.config.preprocess import NORMALISATION
 from vemtransfer.core.storage import atomic_path, write_json
 from vemtransfer.model.checkpoint import architecture, load_model, read_model_file
 
 if TYPE_CHECKING:
     from vemtransfer.config import Config
     from vemtransfer.config.grid import Run
-
-NORMALISATION = "uint8 section -> CLAHE(clip 3.5, 8x8 tiles) -> GaussianBlur(3x3, sigma 0.5) -> (x - 127.5) / 127.5"
-
 
 def export_options(cfg: Config, run: Run) -> tuple[Path, dict[str, Any]]:
     """The model file of ``run`` and the keyword arguments of :func:`model_metadata` for it:

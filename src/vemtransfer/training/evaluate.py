@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,3 @@ def evaluate_model(model_path: str | Path, test: Volume, patch_size: tuple[int, 
     counts = confusion(prob > cfg.threshold, np.asarray(test.label))
     return {"scores": scores(counts), "counts": asdict(counts), "threshold": cfg.threshold, "test_shape": list(test.image.shape)}
 
-
-def git_commit(where: str | Path = ".") -> str | None:
-    """The commit of the code that produced a result, or None outside a git checkout."""
-    try:
-        out = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip() or None
