@@ -12,7 +12,9 @@ import zarr
 from scipy import ndimage
 from skimage.measure import label as sk_label
 
-from vemtransfer.inference.morphometrics import COLUMNS, label_chunked, measure, measure_objects, summarise
+from vemtransfer.inference.labelling import label_chunked
+from vemtransfer.inference.morphometrics import COLUMNS, measure, measure_objects, summarise
+from vemtransfer.report.size_histogram import plot_size_distribution
 
 SHAPE = (20, 37, 41)
 CHUNKS = [(7, 10, 13), (20, 37, 41), (1, 16, 9), (6, 1, 41), (5, 12, 1), (3, 4, 5)]
@@ -140,23 +142,24 @@ def test_surface_is_the_same_whether_read_per_chunk_or_per_box():
 
 def test_measure_writes_files(tmp_path):
     mask = random_mask(2)
-    summary = measure(mask, (30, 8, 8), tmp_path / "morphometrics.csv", tmp_path / "s.json", tmp_path / "v.png",
-                      chunk_zyx=(8, 16, 16), connectivity=1)
+    summary = measure(mask, (30, 8, 8), tmp_path / "morphometrics.csv", tmp_path / "s.json", chunk_zyx=(8, 16, 16), connectivity=1)
     table = pd.read_csv(tmp_path / "morphometrics.csv")
     assert list(table.columns) == list(COLUMNS) and len(table) == summary["count"] == sk_label(mask, connectivity=1).max()
     assert json.loads((tmp_path / "s.json").read_text()) == summary
     assert summary["volume_fraction"] == pytest.approx(mask.mean())
     assert summary["shape_zyx"] == list(SHAPE) and summary["voxel_size_nm_zyx"] == [30, 8, 8]
     assert summary["p10_volume_um3"] <= summary["median_volume_um3"] <= summary["p90_volume_um3"]
+    plot_size_distribution(table, tmp_path / "v.png")
     assert (tmp_path / "v.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["morphometrics.csv", "s.json", "v.png"]  # no temp files
 
 
 def test_empty_mask_writes_empty_table(tmp_path):
-    summary = measure(np.zeros((4, 5, 6), np.uint8), (1, 1, 1), tmp_path / "m.csv", tmp_path / "s.json", tmp_path / "p.png")
+    summary = measure(np.zeros((4, 5, 6), np.uint8), (1, 1, 1), tmp_path / "m.csv", tmp_path / "s.json")
     assert summary["count"] == 0 and summary["median_volume_um3"] is None and summary["volume_fraction"] == 0
     table = pd.read_csv(tmp_path / "m.csv")
     assert list(table.columns) == list(COLUMNS) and table.empty
+    plot_size_distribution(table, tmp_path / "p.png")  # "no objects"
     assert (tmp_path / "p.png").stat().st_size > 0
 
 
@@ -168,7 +171,7 @@ def test_summary_of_known_table():
 
 
 def test_bad_inputs_raise_helpful_errors(tmp_path):
-    files = (tmp_path / "a.csv", tmp_path / "a.json", tmp_path / "a.png")
+    files = (tmp_path / "a.csv", tmp_path / "a.json")
     mask = np.zeros((4, 5, 6), np.uint8)
     mask[3, 4, 5] = 2
     with pytest.raises(ValueError, match=r"binary.*value 2"):

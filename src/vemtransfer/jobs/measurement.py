@@ -13,8 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from vemtransfer.inference.morphometrics import measure
 from vemtransfer.inference.ome import open_prediction, prediction_info
+from vemtransfer.report.size_histogram import plot_size_distribution
 
 
 def measure_prediction(store: str | Path, csv_path: str | Path, summary_path: str | Path, plot_path: str | Path,
@@ -30,7 +33,8 @@ def measure_prediction(store: str | Path, csv_path: str | Path, summary_path: st
     scratch = Path(csv_path).parent / f".objects-{uuid.uuid4().hex[:8]}.zarr"
     try:
         labels = zarr.create_array(str(scratch), shape=mask.shape, chunks=chunk, dtype="uint64", fill_value=0)
-        summary = measure(mask, voxel, csv_path, summary_path, plot_path, chunk, connectivity, labels_out=labels)
+        summary = measure(mask, voxel, csv_path, summary_path, chunk, connectivity, labels_out=labels)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    plot_size_distribution(pd.read_csv(csv_path), plot_path)
     return {"prediction": str(store), **summary}
