@@ -80,7 +80,12 @@ def _block_input(image: Any, plan: BlockPlan, block: int) -> np.ndarray:
 def block_partial(runner: Runner, halo: np.ndarray, plan: BlockPlan, block: int, batch_size: int) -> np.ndarray:
     """Blend-weighted sum (float32) over ``block``'s footprint of its windows' probabilities.
 
-    ``halo`` is the block's input (``_block_input``); windows run ``batch_size`` at a time."""
+    ``halo`` is the block's input (``_block_input``); windows run ``batch_size`` at a time.
+    A device runner (``device_predict.DeviceRunner``) blends on its device instead."""
+    if getattr(runner, "on_device", False):
+        from vemtransfer.device_predict import block_sums
+
+        return block_sums(runner, halo, plan, block, batch_size)
     grid, weight = plan.grid, blend_weight(plan.grid.patch)
     foot = plan.footprint(block)
     origin = [a for a, _ in foot]
@@ -254,7 +259,13 @@ def predict_to_zarr(runner: Runner, image: Any, out_path: str | Path, patch_size
 
     The same blocks and arithmetic as a blockwise run (``predict_blocks`` + ``assemble_prediction``),
     with the partials kept beside ``out_path`` until assembled. ``block_zyx`` defaults to the
-    output chunk. Returns a summary (``windows_run`` equals ``windows``: each window runs once)."""
+    output chunk. Returns a summary (``windows_run`` equals ``windows``: each window runs once).
+    A device runner streams the volume through its device instead (``device_predict.stream_to_zarr``)."""
+    if getattr(runner, "on_device", False):
+        from vemtransfer.device_predict import stream_to_zarr
+
+        return stream_to_zarr(runner, image, out_path, patch_size, chunk_zyx, overlap, batch_size, threshold, block_zyx,
+                              voxel_nm, attrs, progress)
     plan = plan_for(image.shape, patch_size, overlap, block_zyx or chunk_zyx)
     out = Path(out_path)
     parts = out.with_name(f"{out.name}.parts")
