@@ -12,6 +12,7 @@ from vemtransfer.config import Config
 from vemtransfer.data import load_split
 from vemtransfer.device import pick_device
 from vemtransfer.evaluate import evaluate_model
+from vemtransfer.infer import channels_last_on
 from vemtransfer.provenance import git_commit
 from vemtransfer.storage import write_json
 
@@ -31,7 +32,9 @@ def evaluate_job(cfg: Config, model_id: str, target: str, model_path: str | Path
         raise ValueError(f"{model_path} was trained for {meta['target']}, asked to evaluate on {target}")
     test = load_split(Path(test_image).parent, "test")
     train = cfg.section("train")
-    result = evaluate_model(model_path, test, cfg.patch_size, cfg.evaluation, pick_device(), train["amp"], train["channels_last"])
+    device = pick_device()
+    channels_last = channels_last_on(device, train["channels_last"], train["cuda_channels_last"])
+    result = evaluate_model(model_path, test, cfg.patch_size, cfg.evaluation, device, train["amp"], channels_last)
     record = {
         "model_id": model_id, **{k: meta[k] for k in ("source", "target", "budget", "rep", "seed")}, "fold": cfg.tasks[target].fold(meta["rep"]),
         **result, "checkpoint": str(model_path), "selected_step": meta.get("selected_step"),
