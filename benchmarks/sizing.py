@@ -449,3 +449,47 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 if __name__ == "__main__":
     main()
+
+
+def paper_grid_cost(pretrain_s_per_step: float, finetune_s_per_step: float, gpus: int = 1, model_mb: float = 5.8,
+                    config: str | Path | None = None, out: Any = print) -> dict[str, Any]:
+    """The whole paper grid's GPU-hours (and the models' disk) from measured seconds per step.
+
+    Jobs are ``vemtransfer.config.grid``'s (``job_counts`` and the runs behind it) for ``config``
+    (default config/config.yaml); each job's steps follow the config's training length
+    (``train.<stage>``: epochs over the patches, or fixed steps) with the paper's Table 1 training
+    patch counts (config/paper_results.yaml; ours differ by a few per cent). The seconds per step
+    should include validation (``benchmarks.gpu_suite`` times jobs that validate as configured).
+    ``gpus``: GPUs working side by side (``--resources gpu=N``; jobs are independent). Raw and
+    prepared data are not counted here: they are per dataset, not per job (results/tables/table1.csv
+    and the download sizes in README)."""
+    from vemtransfer.config import load_config
+    from vemtransfer.config.grid import all_runs, budget_size, fig2_runs, job_counts, pretrain_runs, table2_runs
+    from vemtransfer.data.patches import planned_steps
+
+    cfg = load_config(config or REPO / "config" / "config.yaml")
+    exp = cfg.experiment
+    patches = {t: v["train"] for t, v in yaml.safe_load((REPO / "config" / "paper_results.yaml").read_text())["table1"].items()}
+
+    def steps(run: Any) -> int:
+        stage = "pretrain" if run.is_pretrain else "finetune"
+        return planned_steps(budget_size(run.budget, patches[run.target]), cfg.train_config(stage))
+
+    def hours(runs: Any) -> dict[str, float]:
+        runs = set(runs)
+        pre = sum(steps(r) * pretrain_s_per_step for r in runs if r.is_pretrain)
+        fine = sum(steps(r) * finetune_s_per_step for r in runs if not r.is_pretrain)
+        return {"jobs": len(runs), "gpu_hours": (pre + fine) / 3600, "wall_hours": (pre + fine) / 3600 / gpus,
+                "models_gb": len(runs) * model_mb / 1024}
+
+    pre = pretrain_runs(exp)
+    targets = {"pretraining (every target needs it)": pre, "Table 2 (fine-tunes + pretraining)": [*pre, *table2_runs(exp)],
+               "Fig. 2 (fine-tunes + pretraining)": [*pre, *fig2_runs(exp)], "all (Table 2 + Fig. 2)": all_runs(exp)}
+    result = {"counts": job_counts(exp), "gpus": gpus, "pretrain_s_per_step": pretrain_s_per_step,
+              "finetune_s_per_step": finetune_s_per_step, "targets": {k: hours(v) for k, v in targets.items()}}
+    out(f"# the paper grid at {pretrain_s_per_step:.3f} s/step (pretraining), {finetune_s_per_step:.3f} s/step (fine-tuning), {gpus} GPU(s)")
+    out("| target | jobs | GPU-hours | wall hours | models GB |")
+    out("|---|---|---|---|---|")
+    for name, h in result["targets"].items():
+        out(f"| {name} | {h['jobs']} | {h['gpu_hours']:.1f} | {h['wall_hours']:.1f} | {h['models_gb']:.2f} |")
+    return result

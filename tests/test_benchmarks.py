@@ -124,3 +124,23 @@ def test_cpu_options_smoke(capsys: pytest.CaptureFixture[str], tmp_path) -> None
     assert set(results) == {"fp32", "fp32 + channels_last"}
     rows = {r[0]: r for r in _rows(out)[1:]}
     assert _number(rows["fp32"][4]) == 1.0 and _number(rows["fp32 + channels_last"][2]) > 0
+
+
+def test_gpu_suite_smoke_writes_one_json_line_per_case(tmp_path) -> None:
+    import json
+
+    from benchmarks import gpu_suite
+
+    gpu_suite.main(["--smoke", "--out", str(tmp_path)])
+    rows = [json.loads(line) for line in (tmp_path / "gpu_suite.jsonl").read_text().splitlines()]
+    assert all({"benchmark", "case", "commit", "device", "torch"} <= set(r) for r in rows)
+    assert not [r for r in rows if "error" in r], [r["error"] for r in rows if "error" in r]
+    by = {b: [r for r in rows if r["benchmark"] == b] for b in ("gpu_slots", "train_throughput", "job_time", "paper_grid", "predict_volume", "real_em_paper")}
+    assert all(by.values()), {k: len(v) for k, v in by.items()}
+    train = by["train_throughput"]
+    assert train[0]["ratio_vs_reference"] == 1.0 and all(r["ratio_vs_reference"] > 0 for r in train[1:])
+    assert {r["stage"] for r in by["job_time"]} == {"pretrain", "finetune"}
+    assert by["paper_grid"][0]["paper_grid"]["one_gpu"]["targets"]["all (Table 2 + Fig. 2)"]["gpu_hours"] > 0
+    summaries = [r for r in by["predict_volume"] if "mask_iou_vs_reference" in r]
+    assert len(summaries) == 2 and all(r["mask_iou_vs_reference"] >= 0.999 and r["voxels_per_s"] > 0 for r in summaries)
+    assert all(r["peak_rss_mb"] > 0 for r in by["predict_volume"])

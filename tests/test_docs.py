@@ -45,6 +45,7 @@ def test_config_reference_check_fails_when_stale(tmp_path):
 def test_config_reference_lists_every_schema_key():
     """Every property name of the schema (top level and nested) appears as a documented key."""
     import yaml
+
     from vemtransfer.config import SCHEMA_PATH
 
     schema = yaml.safe_load(SCHEMA_PATH.read_text())

@@ -70,3 +70,12 @@ def test_training_precision_follows_the_device_and_the_cpu():
     assert training_precision(cuda, True, "fp32") == "fp16" and training_precision(cuda, False, "bf16") == "fp32"
     assert training_precision(cpu, True, "fp32") == "fp32" and training_precision(cpu, True, "bf16") == "bf16"
     assert training_precision(cpu, True, "auto") == ("bf16" if cpu_bf16_native() else "fp32")
+
+
+def test_cuda_precision_and_channels_last_are_chosen_per_device():
+    from vemtransfer.inference.predict import channels_last_on, training_precision
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert training_precision(cuda, True, "fp32", "bf16") == "bf16" and training_precision(cuda, False, "fp32", "bf16") == "fp32"
+    assert training_precision(cpu, True, "fp32", "bf16") == "fp32"  # cuda_precision never applies on a CPU
+    assert channels_last_on(cuda, False, True) and not channels_last_on(cpu, False, True) and channels_last_on(cpu, True, False)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-
 from vemtransfer.core.provenance import config_hash
 
 TASK_ID_PATTERN = r"[A-Za-z0-9]+-[A-Za-z]+"
@@ -139,6 +138,9 @@ class TrainConfig:
     val_crop_size: tuple[int, int, int] | None = None
     channels_last: bool = False
     cpu_precision: str = "fp32"
+    cuda_channels_last: bool = True
+    cuda_precision: str = "fp16"
+    cuda_data_on_device: bool = True
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,8 @@ class Config:
             lr_schedule=t["lr_schedule"], warmup=t["warmup"], sampling=t["sampling"],
             foreground_fraction=t["foreground_fraction"], val_crops=val["crops"],
             val_crop_size=self.val_crop_size, channels_last=t["channels_last"], cpu_precision=t["cpu_precision"],
+            cuda_channels_last=t["cuda_channels_last"], cuda_precision=t["cuda_precision"],
+            cuda_data_on_device=t["cuda_data_on_device"],
         )
 
     @property

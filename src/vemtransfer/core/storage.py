@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -91,3 +93,30 @@ def npy_section_writer(path: str | Path, n_sections: int) -> Iterator[Callable[[
         yield append
         if len(seen) - 1 != n_sections:
             raise ValueError(f"{path}: got {max(len(seen) - 1, 0)} sections, expected {n_sections}")
+
+
+def fresh_dir(out: Path) -> Path:
+    """A new temporary directory beside ``out``, after removing ones that interrupted runs left.
+
+    One writer per output is assumed (Snakemake guarantees it), so any such directory is stale."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for pattern in (f"{out.name}.tmp-*", f"{out.name}.old-*"):
+        for stale in out.parent.glob(pattern):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = out.with_name(f"{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    return tmp
+
+
+def replace_dir(tmp: Path, out: Path) -> None:
+    """Move the finished directory ``tmp`` onto ``out``, removing any previous ``out``.
+
+    A directory cannot be ``os.replace``d onto a non-empty one, so an old result is first
+    renamed aside; ``out`` is briefly absent but never holds a partial result."""
+    if out.exists():
+        old = out.with_name(f"{out.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)

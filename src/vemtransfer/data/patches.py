@@ -101,18 +101,41 @@ def subset_order(n_patches: int, seed: int) -> list[int]:
     return [int(i) for i in np.random.default_rng(seed).permutation(n_patches)]
 
 
+@dataclass(frozen=True)
+class Augmentation:
+    """One patch's augmentation: ``k`` quarter turns in yx, then flips of ``flips`` axes, then (when
+    ``contrast`` is not None) ``x * contrast + brightness`` clamped to [-1, 1]."""
+
+    k: int
+    flips: tuple[int, ...]
+    contrast: float | None = None
+    brightness: float | None = None
+
+
+def draw_augmentation(rng: np.random.Generator, cfg: TrainConfig) -> Augmentation:
+    """The random choices of :func:`augment`, drawn in its order (so the host and device paths draw alike)."""
+    k = int(rng.integers(4))
+    flips = tuple(ax for ax, f in ((1, rng.random() < 0.5), (2, rng.random() < 0.5)) if f)
+    if rng.random() < cfg.p_intensity:
+        contrast = rng.uniform(*cfg.contrast)
+        return Augmentation(k, flips, contrast, rng.uniform(*cfg.brightness))
+    return Augmentation(k, flips)
+
+
+def apply_augmentation(patch: np.ndarray, label: np.ndarray, aug: Augmentation) -> tuple[np.ndarray, np.ndarray]:
+    patch, label = np.rot90(patch, aug.k, axes=(1, 2)), np.rot90(label, aug.k, axes=(1, 2))
+    if aug.flips:
+        patch, label = np.flip(patch, aug.flips), np.flip(label, aug.flips)
+    if aug.contrast is not None:
+        patch = patch * aug.contrast + aug.brightness
+        patch = np.clip(patch, -1.0, 1.0)
+    return np.ascontiguousarray(patch, dtype=np.float32), np.ascontiguousarray(label)
+
+
 def augment(patch: np.ndarray, label: np.ndarray, rng: np.random.Generator, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """Random 90-degree rotation and flips in yx (same for image and label), then with
     probability ``p_intensity`` contrast x U[c0, c1) and brightness + U[b0, b1), clamped to [-1, 1]."""
-    k = int(rng.integers(4))
-    flips = [ax for ax, f in ((1, rng.random() < 0.5), (2, rng.random() < 0.5)) if f]
-    patch, label = np.rot90(patch, k, axes=(1, 2)), np.rot90(label, k, axes=(1, 2))
-    if flips:
-        patch, label = np.flip(patch, flips), np.flip(label, flips)
-    if rng.random() < cfg.p_intensity:
-        patch = patch * rng.uniform(*cfg.contrast) + rng.uniform(*cfg.brightness)
-        patch = np.clip(patch, -1.0, 1.0)
-    return np.ascontiguousarray(patch, dtype=np.float32), np.ascontiguousarray(label)
+    return apply_augmentation(patch, label, draw_augmentation(rng, cfg))
 
 
 def planned_steps(n_patches: int, cfg: TrainConfig) -> int:
@@ -122,6 +145,16 @@ def planned_steps(n_patches: int, cfg: TrainConfig) -> int:
         return cfg.steps
     total = cfg.epochs * math.ceil(n_patches / cfg.batch_size)
     return min(total, cfg.max_steps) if cfg.max_steps else total
+
+
+@dataclass(frozen=True)
+class PatchPlan:
+    """One training patch: its origin, its augmentation and (random sampling) where its labels count."""
+
+    origin: tuple[int, ...]
+    aug: Augmentation
+    mask: np.ndarray | None = None
+    """True where the label is inside the budget; None: everywhere."""
 
 
 def _stack(images: list[np.ndarray], labels: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,12 +187,16 @@ class PatchBatches(torch.utils.data.Dataset):
         b = self.cfg.batch_size
         return order[pos * b : (pos + 1) * b]
 
-    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def plan(self, step: int) -> list[PatchPlan]:
+        """Where the patches of step ``step`` lie and how each is augmented (no voxel is read)."""
         rng = np.random.default_rng([self.seed, step, 1])
+        return [PatchPlan(tuple(self.origins[i]), draw_augmentation(rng, self.cfg)) for i in self.batch_indices(step)]
+
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = [], []
-        for i in self.batch_indices(step):
-            window = tuple(slice(o, o + p) for o, p in zip(self.origins[i], self.size))
-            img, lab = augment(normalise(self.volume.image[window]), self.volume.label[window], rng, self.cfg)
+        for p in self.plan(step):
+            window = tuple(slice(o, o + n) for o, n in zip(p.origin, self.size))
+            img, lab = apply_augmentation(normalise(self.volume.image[window]), self.volume.label[window], p.aug)
             images.append(img)
             labels.append(lab)
         return _stack(images, labels)
@@ -241,14 +278,21 @@ class RandomPatches(torch.utils.data.Dataset):
             mask[a[0]:b[0], a[1]:b[1], a[2]:b[2]] = True
         return mask
 
-    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def plan(self, step: int) -> list[PatchPlan]:
+        """Where the patches of step ``step`` lie, their budget masks and augmentations."""
         place, rng = np.random.default_rng([self.seed, step, 0]), np.random.default_rng([self.seed, step, 1])
-        images, labels = [], []
+        out = []
         for _ in range(self.cfg.batch_size):
             origin = self.window(self.centre(place))
-            box = self._box(origin, origin + self.size)
-            label = np.where(self.budget_mask(origin), self.volume.label[box], IGNORE).astype(np.uint8)
-            img, lab = augment(normalise(self.volume.image[box]), label, rng, self.cfg)
+            out.append(PatchPlan(tuple(int(v) for v in origin), draw_augmentation(rng, self.cfg), self.budget_mask(origin)))
+        return out
+
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = [], []
+        for p in self.plan(step):
+            box = tuple(slice(o, o + n) for o, n in zip(p.origin, self.size))
+            label = np.where(p.mask, self.volume.label[box], IGNORE).astype(np.uint8)
+            img, lab = apply_augmentation(normalise(self.volume.image[box]), label, p.aug)
             images.append(img)
             labels.append(lab)
         return _stack(images, labels)

@@ -45,10 +45,11 @@ def cpu_bf16_native() -> bool:
         return False
 
 
-def training_precision(device: torch.device, amp: bool, cpu_precision: str) -> str:
-    """``fp16`` (CUDA with amp), ``bf16`` (CPU, asked for, or ``auto`` on a CPU with native bf16) or ``fp32``."""
+def training_precision(device: torch.device, amp: bool, cpu_precision: str, cuda_precision: str = "fp16") -> str:
+    """``cuda_precision`` (CUDA with amp: fp16 or bf16), ``bf16`` (CPU, asked for, or ``auto`` on a CPU
+    with native bf16) or ``fp32``."""
     if device.type == "cuda":
-        return "fp16" if amp else "fp32"
+        return cuda_precision if amp else "fp32"
     if device.type == "cpu" and (cpu_precision == "bf16" or (cpu_precision == "auto" and cpu_bf16_native())):
         return "bf16"
     return "fp32"
@@ -63,6 +64,11 @@ def precision_autocast(device: torch.device, precision: str) -> contextlib.Abstr
 
 def memory_format(channels_last: bool) -> torch.memory_format:
     return torch.channels_last_3d if channels_last else torch.contiguous_format
+
+
+def channels_last_on(device: torch.device, cpu_setting: bool, cuda_setting: bool) -> bool:
+    """Whether to use channels_last_3d on ``device``: ``train.cuda_channels_last`` on CUDA, ``train.channels_last`` elsewhere."""
+    return cuda_setting if device.type == "cuda" else cpu_setting
 
 
 @torch.no_grad()

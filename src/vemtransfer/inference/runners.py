@@ -121,7 +121,8 @@ def _installed(engine: str) -> bool:
 def make_runner(engine: str, model: torch.nn.Module, device: torch.device | str, patch: Sequence[int], amp: bool = True,
                 threads: int | None = None) -> Runner:
     """The runner ``prediction.engine`` names. ``auto``: PyTorch on CUDA (fp16 autocast when
-    ``amp``); on a CPU the first installed of :data:`CPU_FASTEST_FIRST`."""
+    ``amp``, channels_last_3d, windows blended on the GPU: ``device_predict``); on a CPU the
+    first installed of :data:`CPU_FASTEST_FIRST`."""
     device = torch.device(device)
     if engine not in ENGINES:
         raise ValueError(f"unknown inference engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -135,4 +136,8 @@ def make_runner(engine: str, model: torch.nn.Module, device: torch.device | str,
         return OnnxRuntimeRunner(model, patch, threads)
     if engine == "openvino":
         return OpenVinoRunner(model, patch, threads)
+    if device.type == "cuda":
+        from vemtransfer.inference.device_predict import DeviceRunner
+
+        return DeviceRunner(model, device, "fp16" if amp else "fp32", channels_last=True)
     return TorchRunner(model, device, amp)

@@ -17,6 +17,9 @@ import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 Box = tuple[tuple[int, int], ...]
 """Per axis ``(start, stop)``."""
@@ -178,3 +181,14 @@ def divmod_all(index: int, counts: Sequence[int]) -> list[int]:
         index, r = divmod(index, n)
         out.append(r)
     return out[::-1]
+
+
+def read_padded(image: Any, lo: Sequence[int], hi: Sequence[int]) -> np.ndarray:
+    """Input ``[lo, hi)``; where ``hi`` passes the volume (an axis shorter than one patch, so
+    ``lo`` is 0 there) it is padded symmetrically exactly as ``predict_volume`` pads."""
+    shape = image.shape
+    block = np.asarray(image[tuple(slice(a, min(b, n)) for a, b, n in zip(lo, hi, shape))])
+    if block.dtype != np.uint8:
+        raise ValueError(f"image must be uint8 (z, y, x), got {block.dtype}")
+    pad = [(0, max(0, b - n)) for b, n in zip(hi, shape)]
+    return np.pad(block, pad, mode="symmetric") if any(p for _, p in pad) else block

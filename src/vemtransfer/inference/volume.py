@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import os
 import shutil
 import sys
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,11 +37,11 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from vemtransfer.core.storage import write_json
+from vemtransfer.core.storage import fresh_dir, replace_dir, write_json
 from vemtransfer.data.patches import normalise
 from vemtransfer.inference.predict import blend_weight
 from vemtransfer.inference.runners import Runner
-from vemtransfer.inference.tiling import BlockPlan, Box, WindowGrid, box_slices, chunk_boxes, intersect
+from vemtransfer.inference.tiling import BlockPlan, Box, WindowGrid, box_slices, chunk_boxes, intersect, read_padded
 
 PLAN_FILE = "plan.json"
 
@@ -59,28 +57,22 @@ def _plan_record(plan: BlockPlan) -> dict[str, Any]:
             "blocks": plan.count, "windows": g.count}
 
 
-def _read_input(image: Any, lo: Sequence[int], hi: Sequence[int]) -> np.ndarray:
-    """Input ``[lo, hi)``; where ``hi`` passes the volume (an axis shorter than one patch, so
-    ``lo`` is 0 there) it is padded symmetrically exactly as ``predict_volume`` pads."""
-    shape = image.shape
-    block = np.asarray(image[tuple(slice(a, min(b, n)) for a, b, n in zip(lo, hi, shape))])
-    if block.dtype != np.uint8:
-        raise ValueError(f"image must be uint8 (z, y, x), got {block.dtype}")
-    pad = [(0, max(0, b - n)) for b, n in zip(hi, shape)]
-    return np.pad(block, pad, mode="symmetric") if any(p for _, p in pad) else block
-
-
 def _block_input(image: Any, plan: BlockPlan, block: int) -> np.ndarray:
     windows = plan.grid.windows(plan.window_indices(block))
     lo = windows[0]
     hi = [max(w[a] for w in windows) + p for a, p in enumerate(plan.grid.patch)]
-    return _read_input(image, lo, hi)
+    return read_padded(image, lo, hi)
 
 
 def block_partial(runner: Runner, halo: np.ndarray, plan: BlockPlan, block: int, batch_size: int) -> np.ndarray:
     """Blend-weighted sum (float32) over ``block``'s footprint of its windows' probabilities.
 
-    ``halo`` is the block's input (``_block_input``); windows run ``batch_size`` at a time."""
+    ``halo`` is the block's input (``_block_input``); windows run ``batch_size`` at a time.
+    A device runner (``device_predict.DeviceRunner``) blends on its device instead."""
+    if getattr(runner, "on_device", False):
+        from vemtransfer.inference.device_predict import block_sums
+
+        return block_sums(runner, halo, plan, block, batch_size)
     grid, weight = plan.grid, blend_weight(plan.grid.patch)
     foot = plan.footprint(block)
     origin = [a for a, _ in foot]
@@ -97,33 +89,6 @@ def block_partial(runner: Runner, halo: np.ndarray, plan: BlockPlan, block: int,
     return acc
 
 
-def _fresh_dir(out: Path) -> Path:
-    """A new temporary directory beside ``out``, after removing ones that interrupted runs left.
-
-    One writer per output is assumed (Snakemake guarantees it), so any such directory is stale."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for pattern in (f"{out.name}.tmp-*", f"{out.name}.old-*"):
-        for stale in out.parent.glob(pattern):
-            shutil.rmtree(stale, ignore_errors=True)
-    tmp = out.with_name(f"{out.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    return tmp
-
-
-def _replace_dir(tmp: Path, out: Path) -> None:
-    """Move the finished directory ``tmp`` onto ``out``, removing any previous ``out``.
-
-    A directory cannot be ``os.replace``d onto a non-empty one, so an old result is first
-    renamed aside; ``out`` is briefly absent but never holds a partial result."""
-    if out.exists():
-        old = out.with_name(f"{out.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
-
-
 def predict_blocks(runner: Runner, image: Any, plan: BlockPlan, blocks: Iterable[int], out_dir: str | Path,
                    batch_size: int = 4, progress: bool = True) -> dict[str, Any]:
     """Run ``blocks`` of ``plan`` over ``image`` and store their partials in ``out_dir``.
@@ -135,7 +100,7 @@ def predict_blocks(runner: Runner, image: Any, plan: BlockPlan, blocks: Iterable
     if tuple(int(n) for n in image.shape) != plan.grid.shape:
         raise ValueError(f"image is {tuple(image.shape)} but the plan is for {plan.grid.shape}")
     out = Path(out_dir)
-    tmp = _fresh_dir(out)
+    tmp = fresh_dir(out)
     blocks = list(blocks)
     t0 = time.perf_counter()
     try:
@@ -149,7 +114,7 @@ def predict_blocks(runner: Runner, image: Any, plan: BlockPlan, blocks: Iterable
         summary = {**_plan_record(plan), "job_blocks": blocks, "windows_run": windows, "runner": runner.description,
                    "seconds": round(time.perf_counter() - t0, 3)}
         write_json(tmp / PLAN_FILE, summary)
-        _replace_dir(tmp, out)
+        replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary
@@ -226,7 +191,7 @@ def assemble_prediction(plan: BlockPlan, part_dirs: Sequence[str | Path], out_pa
     partials = Partials(plan, _partials(plan, part_dirs))
     out = Path(out_path)
     t0 = time.perf_counter()
-    tmp = _fresh_dir(out)
+    tmp = fresh_dir(out)
     try:
         info = {"patch_size": list(plan.grid.patch), "overlap": plan.grid.overlap, "threshold": threshold,
                 "block_windows": list(plan.per_block), **(attrs or {})}
@@ -239,7 +204,7 @@ def assemble_prediction(plan: BlockPlan, part_dirs: Sequence[str | Path], out_pa
             prob_arr[region] = prob
             mask_arr[region] = (prob > threshold).astype(np.uint8)
         build_pyramid(root)
-        _replace_dir(tmp, out)
+        replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {"path": str(out), "shape": list(plan.grid.shape), "chunk": list(prob_arr.chunks), "chunks": len(boxes),
@@ -254,7 +219,13 @@ def predict_to_zarr(runner: Runner, image: Any, out_path: str | Path, patch_size
 
     The same blocks and arithmetic as a blockwise run (``predict_blocks`` + ``assemble_prediction``),
     with the partials kept beside ``out_path`` until assembled. ``block_zyx`` defaults to the
-    output chunk. Returns a summary (``windows_run`` equals ``windows``: each window runs once)."""
+    output chunk. Returns a summary (``windows_run`` equals ``windows``: each window runs once).
+    A device runner streams the volume through its device instead (``device_predict.stream_to_zarr``)."""
+    if getattr(runner, "on_device", False):
+        from vemtransfer.inference.device_predict import stream_to_zarr
+
+        return stream_to_zarr(runner, image, out_path, patch_size, chunk_zyx, overlap, batch_size, threshold, block_zyx,
+                              voxel_nm, attrs, progress)
     plan = plan_for(image.shape, patch_size, overlap, block_zyx or chunk_zyx)
     out = Path(out_path)
     parts = out.with_name(f"{out.name}.parts")

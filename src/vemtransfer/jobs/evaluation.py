@@ -12,6 +12,7 @@ from vemtransfer.core.device import pick_device
 from vemtransfer.core.provenance import git_commit
 from vemtransfer.core.storage import write_json
 from vemtransfer.data.patches import load_split
+from vemtransfer.inference.predict import channels_last_on
 from vemtransfer.model.checkpoint import read_model_file
 from vemtransfer.training.evaluate import evaluate_model
 
@@ -31,8 +32,10 @@ def evaluate_job(cfg: Config, model_id: str, target: str, model_path: str | Path
         raise ValueError(f"{model_path} was trained for {meta['target']}, asked to evaluate on {target}")
     test = load_split(Path(test_image).parent, "test")
     train = cfg.section("train")
+    device = pick_device()
+    channels_last = channels_last_on(device, train["channels_last"], train["cuda_channels_last"])
     window = tuple(meta.get("patch_size") or cfg.patch_size)  # the window the model was trained with (its plan's)
-    result = evaluate_model(model_path, test, window, cfg.evaluation, pick_device(), train["amp"], train["channels_last"])
+    result = evaluate_model(model_path, test, window, cfg.evaluation, device, train["amp"], channels_last)
     record = {
         "model_id": model_id, **{k: meta[k] for k in ("source", "target", "budget", "rep", "seed")}, "fold": cfg.tasks[target].fold(meta["rep"]),
         **result, "checkpoint": str(model_path), "selected_step": meta.get("selected_step"),

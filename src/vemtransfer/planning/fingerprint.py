@@ -77,7 +77,6 @@ def fingerprint(task_dir: str | Path, voxel_nm: Sequence[float] | None = None, m
     train = load_split(task_dir, "train")
     n, h, w = train.image.shape
     blocks = list(train.blocks or [n])
-    starts = np.cumsum([0, *blocks[:-1]])
     labelled = [z for z in range(n) if train.label[z, 0, 0] != IGNORE]  # as prepare marks them: a whole section or none
     measured = _evenly(labelled, max_sections)
     diameters = np.concatenate([object_diameters(train.label[z]) for z in measured]) if measured else np.zeros(0)

@@ -28,11 +28,12 @@ from vemtransfer.config import EvalConfig, ModelConfig, TrainConfig
 from vemtransfer.core.device import pick_device
 from vemtransfer.core.storage import save_torch, write_json
 from vemtransfer.data.patches import PatchBatches, RandomPatches, Volume, in_memory, training_batches, validation_crops
-from vemtransfer.inference.predict import memory_format, precision_autocast, predict_crops, predict_volume, training_precision
+from vemtransfer.inference.predict import channels_last_on, memory_format, precision_autocast, predict_crops, predict_volume, training_precision
 from vemtransfer.model.checkpoint import load_pretrained_weights, save_model
 from vemtransfer.model.loss import DiceCELoss
 from vemtransfer.model.metrics import confusion, scores
 from vemtransfer.model.network import RSUNet
+from vemtransfer.training.device_batches import device_batches
 
 log = logging.getLogger(__name__)
 
@@ -143,11 +144,12 @@ def train_model(
     """
     out_dir, device = Path(out_dir), device or pick_device()
     train, val = in_memory(train), in_memory(val)
+    channels_last = channels_last_on(device, cfg.channels_last, cfg.cuda_channels_last)
     if cfg.val_crops:
         crops = validation_crops(list(val.blocks or [len(val.image)]), val.image.shape[1:], cfg.val_crop_size, cfg.val_crops, seed if val_seed is None else val_seed)
-        validation = Validation(val, patch_size, eval_cfg, crops, cfg.val_crop_size, cfg.channels_last)
+        validation = Validation(val, patch_size, eval_cfg, crops, cfg.val_crop_size, channels_last)
     else:
-        validation = Validation(val, patch_size, eval_cfg, channels_last=cfg.channels_last)
+        validation = Validation(val, patch_size, eval_cfg, channels_last=channels_last)
     data = training_batches(train, origins, patch_size, cfg, seed, list(train.blocks) if train.blocks else None, cell_size)
     with _determinism(cfg.deterministic):
         return _train(data, validation, len(origins), cfg, model_cfg, out_dir, seed, init, device, meta, callback, sparse)
@@ -181,16 +183,16 @@ def _train(data: PatchBatches | RandomPatches, validation: Validation, n_patches
     torch.manual_seed(seed)
     model = RSUNet(model_cfg.widths, model_cfg.bn_momentum, model_cfg.planar_levels)
     transferred = load_pretrained_weights(model, init) if init else 0
-    fmt = memory_format(cfg.channels_last)
+    fmt = memory_format(channels_last_on(device, cfg.channels_last, cfg.cuda_channels_last))
     model.to(device, memory_format=fmt)
     if cfg.compile:
         model.compile()  # in place: state_dict keys (and so checkpoints) stay those of RSUNet
     if device.type == "cuda" and not cfg.deterministic:
         torch.backends.cudnn.benchmark = True
-    precision = training_precision(device, cfg.amp, cfg.cpu_precision)
-    amp = precision == "fp16"  # CUDA inference (validation) follows the same switch
+    precision = training_precision(device, cfg.amp, cfg.cpu_precision, cfg.cuda_precision)
+    amp = device.type == "cuda" and precision != "fp32"  # CUDA inference (validation) follows the same switch
     opt = make_optimizer(model, cfg, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     # random windows hide the labels outside the budget's tiles (IGNORE): the loss must skip them
     loss_fn = DiceCELoss(cfg.pos_weight, cfg.dice_smooth, ignore=sparse or isinstance(data, RandomPatches)).to(device)
     signature = {"seed": seed, "steps": len(data), "patches": n_patches, "init": str(init), "widths": list(model_cfg.widths),
@@ -200,7 +202,8 @@ def _train(data: PatchBatches | RandomPatches, validation: Validation, n_patches
     log.info("training %d steps on %d tiles (%s sampling), %s on %s, %d threads", len(data), n_patches, cfg.sampling, precision, device, torch.get_num_threads())
     started = time.time()
     bar = tqdm(total=len(data), initial=prog.step, desc=out_dir.name, file=sys.stderr, mininterval=1 if sys.stderr.isatty() else 10)
-    for x, y in _make_loader(data, prog.step, device, cfg.num_workers):
+    batches = device_batches(data, prog.step, device, cfg.cuda_data_on_device)
+    for x, y in batches if batches is not None else _make_loader(data, prog.step, device, cfg.num_workers):
         for group in opt.param_groups:
             group["lr"] = lr_at(prog.step, len(data), cfg)
         x = x.to(device, non_blocking=True, memory_format=fmt)
