@@ -19,9 +19,11 @@ it are recorded as skipped). Cases, in order:
   model when there is one): the new path (``device_predict``: windows blended on the GPU) and
   today's (``TorchRunner``, host blending), ``voxels_per_s``, ``mask_iou_vs_reference``,
   the largest probability difference, peak host RSS and GPU memory per case;
-- ``real_em_paper``: ``recipe: paper`` on real EM needs ``--testdata`` (``../shared/testdata``)
-  served as ``benchmarks.real_em`` does; recorded as skipped here (the device machine gets only
-  the repository).
+- ``real_em``: with ``--testdata`` (a copy of ``../shared/testdata``'s raw-file mirror, served as
+  ``benchmarks.real_em`` serves it): ``recipe: paper`` trained on the medulla neurites (the one set
+  deep enough for its 18-section window), and the CPU recipe on the VNC mitochondria with AMP
+  (``train.cuda_precision``) and in fp32 (``train.amp: false``): test IoU, training minutes, the
+  threshold baseline; without ``--testdata`` recorded as skipped.
 
 Every line has ``benchmark``, ``case``, ``commit`` (``git rev-parse HEAD``, else
 ``$VEMTRANSFER_COMMIT``), ``device``, ``torch``, ``seconds``, ``peak_rss_mb`` (this case's, the
@@ -359,13 +361,36 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
                 predict_cases(suite, sizes, [(72, 640, 640), (144, 1024, 1024)], [0.5, 0.25], (32, 512, 512), (64, 1024, 1024), 16,
                               weights, tmp / "predict")
         if "real_em" in only:
-            note = ("not run: the paper recipe on real EM goes through benchmarks.real_em with the sets of ../shared/testdata, "
-                    "which the device machine does not get")
-            if args.testdata and args.testdata.is_dir():
-                note = f"not run: {args.testdata} is present, but this suite does not yet drive benchmarks.real_em with recipe: paper"
-            suite.record("real_em_paper", "recipe paper", {"skipped": note})
+            real_em_cases(suite, args.testdata, tmp / "real_em", args.smoke)
     _summary(suite)
     return suite.rows
+
+
+REAL_EM_CASES = (  # (case, task, recipe, overrides)
+    ("recipe paper", "FlyMedulla-N", "paper", ("tasks.FlyMedulla-N.validation.axis=z",)),  # y (250 px) holds no 160-px crop + patch
+    ("recipe cpu, amp", "FlyVNC-M", "cpu", ()),
+    ("recipe cpu, fp32", "FlyVNC-M", "cpu", ("train.amp=false",)),
+)
+
+
+def real_em_cases(suite: Suite, testdata: Path | None, workdir: Path, smoke: bool) -> None:
+    """``benchmarks.real_em`` on the GPU: the paper's recipe on real EM, and AMP vs fp32 learning the same volume."""
+    if testdata is None or not testdata.is_dir():
+        for case, task, _, _ in REAL_EM_CASES:
+            suite.record("real_em", case, {"task": task, "skipped": "no --testdata (a copy of ../shared/testdata's raw-file mirror)"})
+        return
+    from benchmarks import real_em
+
+    for i, (case, task, recipe, overrides) in enumerate(REAL_EM_CASES):
+        def run(task=task, recipe=recipe, overrides=overrides, i=i) -> dict[str, Any]:
+            argv = ["--mirror", str(testdata), "--workdir", str(workdir / str(i)), "--recipe", recipe, "--tasks", task]
+            argv += [a for o in overrides for a in ("--set", o)] + (["--smoke"] if smoke else [])
+            r = real_em.main(argv)[0]
+            return {"task": r["task"], "recipe": recipe, "overrides": list(overrides), "test_iou": r["test"]["iou_fg"],
+                    "val_iou": r["val_iou"], "threshold_iou": max(t["iou_fg"] for t in r["thresholds"].values()),
+                    "train_minutes": r["train_s"] / 60, "steps": r["steps"]}
+
+        suite.case("real_em", case, run, minimum_s=30)
 
 
 def _summary(suite: Suite) -> None:

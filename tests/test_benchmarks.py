@@ -135,7 +135,7 @@ def test_gpu_suite_smoke_writes_one_json_line_per_case(tmp_path) -> None:
     rows = [json.loads(line) for line in (tmp_path / "gpu_suite.jsonl").read_text().splitlines()]
     assert all({"benchmark", "case", "commit", "device", "torch"} <= set(r) for r in rows)
     assert not [r for r in rows if "error" in r], [r["error"] for r in rows if "error" in r]
-    by = {b: [r for r in rows if r["benchmark"] == b] for b in ("gpu_slots", "train_throughput", "job_time", "paper_grid", "predict_volume", "real_em_paper")}
+    by = {b: [r for r in rows if r["benchmark"] == b] for b in ("gpu_slots", "train_throughput", "job_time", "paper_grid", "predict_volume", "real_em")}
     assert all(by.values()), {k: len(v) for k, v in by.items()}
     train = by["train_throughput"]
     assert train[0]["ratio_vs_reference"] == 1.0 and all(r["ratio_vs_reference"] > 0 for r in train[1:])
@@ -144,3 +144,4 @@ def test_gpu_suite_smoke_writes_one_json_line_per_case(tmp_path) -> None:
     summaries = [r for r in by["predict_volume"] if "mask_iou_vs_reference" in r]
     assert len(summaries) == 2 and all(r["mask_iou_vs_reference"] >= 0.999 and r["voxels_per_s"] > 0 for r in summaries)
     assert all(r["peak_rss_mb"] > 0 for r in by["predict_volume"])
+    assert len(by["real_em"]) == 3 and all("no --testdata" in r["skipped"] for r in by["real_em"])
