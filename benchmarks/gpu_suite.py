@@ -287,6 +287,64 @@ def predict_cases(suite: Suite, sizes: dict[str, Any], shapes: Sequence[tuple[in
                 shutil.rmtree(p, ignore_errors=True)
 
 
+def profile_cases(suite: Suite, sizes: dict[str, Any], shape: tuple[int, int, int], chunk: tuple[int, int, int],
+                  block: tuple[int, int, int], tmp: Path) -> None:
+    """Where whole-volume prediction's time goes: the network alone on device windows (the ceiling, at batch 16
+    and 32), the whole stream at batch 32, and the host-side profile (cProfile, top functions by cumulative
+    time; GPU time shows at the calls that wait for it) of the stream at batch 16."""
+    import cProfile
+    import io
+    import pstats
+
+    from vemtransfer.inference.device_predict import DeviceRunner
+    from vemtransfer.inference.volume import predict_to_zarr
+    from vemtransfer.model.network import RSUNet
+
+    device, patch = suite.device, tuple(sizes["patch"])
+    torch.manual_seed(0)
+    precision = "fp16" if device.type == "cuda" else "fp32"
+    runner = DeviceRunner(RSUNet(sizes["widths"]).eval(), device, precision, channels_last=device.type == "cuda")
+    image, _ = _synthetic_split(shape, seed=7)
+    window_voxels = int(np.prod(patch))
+    for batch in (16, 32):
+        def network(batch=batch) -> dict[str, Any]:
+            x = torch.randint(0, 256, (batch, *patch), dtype=torch.uint8, device=device)
+            for _ in range(3):
+                runner.forward(x)
+            sync(device)
+            n, t0 = (3 if suite.smoke else 20), time.perf_counter()
+            for _ in range(n):
+                runner.forward(x)
+            sync(device)
+            seconds = time.perf_counter() - t0
+            return {"batch": batch, "windows_per_s": n * batch / seconds, "window_voxels_per_s": n * batch * window_voxels / seconds}
+
+        suite.case("predict_profile", f"network only, batch {batch}", network, 5)
+
+    def stream(batch: int, profile: bool) -> dict[str, Any]:
+        predict_to_zarr(runner, image[: patch[0]], tmp / "warm.zarr", patch, chunk, 0.5, batch, block_zyx=block, progress=False)
+        sync(device)
+        prof = cProfile.Profile() if profile else None
+        t0 = time.perf_counter()
+        if prof:
+            prof.enable()
+        summary = predict_to_zarr(runner, image, tmp / f"b{batch}.zarr", patch, chunk, 0.5, batch, block_zyx=block, progress=False)
+        sync(device)
+        if prof:
+            prof.disable()
+        seconds = time.perf_counter() - t0
+        figures = {"batch": batch, "shape": list(shape), "overlap": 0.5, "voxels_per_s": image.size / seconds, "predict_s": seconds,
+                   "windows_per_s": summary["windows_run"] / seconds}
+        if prof:
+            text = io.StringIO()
+            pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(25)
+            figures["profile_top"] = text.getvalue()[-6000:]
+        return figures
+
+    suite.case("predict_profile", "stream, batch 32", lambda: stream(32, False), 10)
+    suite.case("predict_profile", "stream, batch 16, cProfile", lambda: stream(16, True), 10)
+
+
 def _backfill_iou(suite: Suite, shape: Sequence[int], overlap: float, today: dict[str, Any]) -> None:
     """The new path's line gets ``mask_iou_vs_reference`` (today's path is the reference) as a line of its own."""
     new = next((r for r in suite.rows if r.get("path") == "new (device blend)" and r.get("shape") == list(shape)
@@ -322,7 +380,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--budget-s", type=float, default=300.0, help="start no case after this many seconds")
     p.add_argument("--testdata", type=Path, default=None, help="../shared/testdata (real EM); absent: skipped with a note")
-    p.add_argument("--only", nargs="+", choices=["slots", "train", "jobs", "predict", "real_em"], default=None)
+    p.add_argument("--only", nargs="+", choices=["slots", "train", "jobs", "predict", "profile", "real_em"], default=None)
     p.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU (checks the code paths in < 1 min)")
     return p.parse_args(argv)
 
@@ -332,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     device = torch.device("cpu" if args.smoke else args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    only = set(args.only or ["slots", "train", "jobs", "predict", "real_em"])
+    only = set(args.only or ["slots", "train", "jobs", "predict", "profile", "real_em"])
     suite = Suite(args.out, device, args.budget_s, args.smoke)
     sizes = SMOKE if args.smoke else PAPER
     print(f"# gpu_suite on {suite.base['device']}, torch {torch.__version__}, commit {suite.base['commit']}; lines -> {suite.path}", flush=True)
@@ -360,6 +418,12 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
             else:
                 predict_cases(suite, sizes, [(72, 640, 640), (144, 1024, 1024)], [0.5, 0.25], (32, 512, 512), (64, 1024, 1024), 16,
                               weights, tmp / "predict")
+        if "profile" in only:
+            (tmp / "profile").mkdir()
+            if args.smoke:
+                profile_cases(suite, sizes, (4, 40, 40), (4, 32, 32), (4, 32, 32), tmp / "profile")
+            else:
+                profile_cases(suite, sizes, (72, 640, 640), (32, 512, 512), (64, 1024, 1024), tmp / "profile")
         if "real_em" in only:
             real_em_cases(suite, args.testdata, tmp / "real_em", args.smoke)
     _summary(suite)
