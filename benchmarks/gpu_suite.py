@@ -59,6 +59,10 @@ SMOKE = {"widths": (2, 4, 4), "patch": (2, 16, 16), "batch": 2}
 
 
 def commit() -> str:
+    """``$VEMTRANSFER_COMMIT`` when set (a GPU machine gets the working tree on top of another
+    commit, so its git names the wrong one), else ``git rev-parse HEAD`` (``-dirty`` with changes)."""
+    if os.environ.get("VEMTRANSFER_COMMIT"):
+        return os.environ["VEMTRANSFER_COMMIT"]
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
         if out.returncode == 0 and out.stdout.strip():
@@ -66,7 +70,7 @@ def commit() -> str:
             return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         pass
-    return os.environ.get("VEMTRANSFER_COMMIT", "unknown")
+    return "unknown"
 
 
 def _reset_peaks(device: torch.device) -> None:

@@ -140,7 +140,7 @@ class TrainConfig:
     cpu_precision: str = "fp32"
     cuda_channels_last: bool = True
     cuda_precision: str = "fp16"
-    cuda_data_on_device: bool = True
+    cuda_data_on_device: bool = False
 
 
 @dataclass(frozen=True)
