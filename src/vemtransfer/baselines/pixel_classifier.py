@@ -26,10 +26,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
-from skimage.feature import hessian_matrix, hessian_matrix_eigvals, structure_tensor, structure_tensor_eigenvalues
+from skimage.feature import (
+    hessian_matrix,
+    hessian_matrix_eigvals,
+    structure_tensor,
+    structure_tensor_eigenvalues,
+)
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import RandomForestClassifier
 
 IGNORE = 255
 """Label value of unlabelled pixels (as in :data:`vemtransfer.data.IGNORE`; repeated, not imported,
@@ -115,7 +124,7 @@ def gather_features(image: np.ndarray, flat_index: np.ndarray, sigmas: Sequence[
     return out
 
 
-def train_forest(image: np.ndarray, label: np.ndarray, settings: ForestSettings = ForestSettings()):  # noqa: ANN201 - sklearn is imported lazily
+def train_forest(image: np.ndarray, label: np.ndarray, settings: ForestSettings = ForestSettings()) -> RandomForestClassifier:
     """A :class:`~sklearn.ensemble.RandomForestClassifier` trained on a balanced sample of the
     labelled pixels of a (Z, H, W) uint8 stack; ``label`` 0/1 with :data:`IGNORE` for unlabelled."""
     from sklearn.ensemble import RandomForestClassifier
@@ -130,8 +139,12 @@ def train_forest(image: np.ndarray, label: np.ndarray, settings: ForestSettings 
     return forest.fit(x, y)
 
 
-def predict_sections(forest, image: np.ndarray, sigmas: Sequence[float] = SIGMAS) -> np.ndarray:  # noqa: ANN001
+def predict_sections(forest: RandomForestClassifier, image: np.ndarray, sigmas: Sequence[float] = SIGMAS) -> np.ndarray:
     """(Z, H, W) float32 foreground probability of a stack, one section (and chunk of pixels) at a time."""
+    n = len(feature_names(sigmas))
+    if forest.n_features_in_ != n:
+        raise ValueError(f"the forest was trained on {forest.n_features_in_} features, sigmas {list(sigmas)} give {n}: "
+                         "predict with the sigmas it was trained with")
     fg = list(forest.classes_).index(1)
     out = np.empty(image.shape, dtype=np.float32)
     for z in range(len(image)):

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from vemtransfer.baselines.pixel_classifier import ForestSettings, fit_and_predict
+from vemtransfer.baselines.rows import PIXEL_CLASSIFIER
 from vemtransfer.baselines.scoring import write_scores
 from vemtransfer.config import Config
 from vemtransfer.data import Volume, load_split, validation_crops
 from vemtransfer.seeds import job_seed
 
-METHOD = "pixel_classifier"
+METHOD = PIXEL_CLASSIFIER
 """Its method id: the file name of its metrics JSON and prediction under ``results/baselines/<task>/``."""
 
 
