@@ -1,23 +1,38 @@
 """Does the CPU recipe learn real electron microscopy? Train it, score the whole test sections,
-and compare with what a global intensity threshold gets.
+and compare with what a global intensity threshold and a random-forest pixel classifier get.
 
-Why: a model that scores below "dark = mitochondrion" has learned nothing a lab could use.
-This benchmark takes two small public volumes from the local mirror ``../shared/testdata``
-(served on 127.0.0.1, so the real download, checksum and preprocessing code runs), exactly
-as ``config/mini.yaml`` describes them:
+Why: a model that scores below "dark = mitochondrion", or below the ilastik-style pixel
+classifier a lab would try first, has learned nothing a lab could use. This benchmark takes
+the real sets of the local mirror ``../shared/testdata`` (the two URL-laid-out ones served on
+127.0.0.1, so the real download, checksum and preprocessing code runs, as ``config/mini.yaml``
+describes them; the converted ones read as a lab's local folders):
 
 - ``FlyVNC-M``: Drosophila VNC ssTEM mitochondria, sections 0-14 train (the validation
   split carved from them), 15-19 test, rescaled to 10 nm pixels;
+- ``FlyL1-M``: Drosophila L1 ssTEM (ISBI 2012) mitochondria, sections 0-23 train (the last
+  15 % of them, along z, validation), 24-29 test (the original split), rescaled to 10 nm;
+- ``HeLa-M``: HeLa SBF-SEM mitochondria, five isolated 2000^2 sections (about 10 nm): the
+  first two train, the third is validation (a whole held-out section: a y strip of these
+  sections holds almost no mitochondria), the last two test, each enhanced as ``prepare``
+  enhances sections. The network is not run on them (``n/a``): its
+  window is 3 sections deep and these sections have no neighbours;
 - ``FlyMedulla-N``: FlyEM medulla FIB-SEM neurite interiors, every 5th section.
+
+``--methods`` picks among ``network``, ``threshold`` and ``rf`` (default all): ``--methods
+threshold,rf`` measures the baselines without training a network. The pixel classifier
+(:mod:`vemtransfer.baselines.pixel_classifier`) trains on the training split, chooses its
+threshold on the validation crops the network's model selection uses, and is scored on the
+same whole test split.
 
 For each it trains one model from random weights with the config's recipe (``--recipe``,
 default ``cpu``) on all training tiles through the workflow's own ``train_job`` (seed,
 sampling, validation crops and model selection as in the workflow), evaluates the whole
 test volume with ``evaluate_run``, and scores a global intensity threshold chosen on the
 training split (polarity and level maximising training IoU), on the prepared image and
-after a Gaussian blur (sigma 2 px). The last line is machine-readable:
+after a Gaussian blur (sigma 2 px). One machine-readable line per set (``n/a`` for a method
+not run, with the reason in the table; the threshold figure is the better of raw and blurred):
 
-    real_em: task=FlyVNC-M test_iou=<x> threshold_iou=<y> train_minutes=<z>
+    real_em: task=FlyVNC-M test_iou=<x> rf_iou=<y> threshold_iou=<z> train_minutes=<m> rf_minutes=<r> set_minutes=<s>
 
 ``--overlay PNG`` draws a test section with the prediction and ground-truth contours.
 ``--set KEY=VALUE`` overrides any config value (e.g. ``--set train.finetune.steps=600``)
@@ -30,6 +45,7 @@ import argparse
 import contextlib
 import functools
 import http.server
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -44,7 +60,12 @@ from vemtransfer.core.device import pick_device
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "testdata"
-TASKS = ("FlyVNC-M", "FlyMedulla-N")
+TASKS = ("FlyVNC-M", "FlyL1-M", "HeLa-M", "FlyMedulla-N")
+METHODS = ("network", "threshold", "rf")
+L1 = Path("converted") / "drosophila_l1_sstem"
+HELA = Path("converted") / "hela_sbem_mito"
+HELA_TRAIN, HELA_VAL, HELA_TEST = ("z0001", "z0030"), ("z0060",), ("z0116", "z0150")
+NO_NETWORK = {"HeLa-M": "isolated 2-D sections: the recipe's window is 3 sections deep (per-volume plans pending)"}
 BLUR_SIGMA = 2.0
 
 
@@ -79,9 +100,42 @@ def _set(raw: dict[str, Any], assignment: str) -> None:
     node[leaf] = yaml.safe_load(value)
 
 
-def benchmark_config(base_url: str, workdir: Path, recipe: str, overrides: Sequence[str]) -> dict[str, Any]:
-    """config/mini.yaml's two real datasets and tasks, URLs on ``base_url``, outputs under ``workdir``,
-    trained with ``recipe`` (mini's own network and training keys dropped so the recipe applies)."""
+L1_TASK = {"FlyL1-M": {"dataset": "fly_l1", "label": "mito", "preprocess": {"voxel_yx_nm": 10}, "train": {"z": [0, 24]},
+                        "test": {"z": [24, 30]}, "validation": {"axis": "z"}}}
+"""The ISBI-2012 split; validation along z (205^2 sections at 10 nm leave no room for a y strip and a patch)."""
+
+
+def l1_dataset(mirror: Path) -> dict[str, Any]:
+    """The L1 ssTEM PNG folders as a lab's local dataset (mitochondria: any grey value > 0)."""
+    root = mirror / L1
+    return {"fly_l1": {"kind": "local", "image": str(root / "images"), "labels": {"mito": {"path": str(root / "mitochondria"), "threshold": 1}},
+                       "voxel_nm": [50, 4, 4]}}
+
+
+def hela_splits(mirror: Path) -> tuple[Any, Any, Any]:
+    """(train, val, test) Volumes of the five isolated HeLa sections, enhanced as ``prepare`` does.
+
+    Each section is its own one-section volume (``blocks``). Validation is a whole held-out
+    section: the last 15 % along y of these sections (the workflow's default strip) holds
+    0.1 % mitochondria, too few to choose anything on.
+    """
+    import cv2
+
+    from vemtransfer.data.patches import Volume
+    from vemtransfer.data.prepare import enhance
+
+    def read(names: Sequence[str]) -> Volume:
+        image = np.stack([enhance(cv2.imread(str(mirror / HELA / "images" / f"{n}.png"), cv2.IMREAD_GRAYSCALE)) for n in names])
+        label = np.stack([(cv2.imread(str(mirror / HELA / "mito" / f"{n}.png"), cv2.IMREAD_GRAYSCALE) >= 128).astype(np.uint8) for n in names])
+        return Volume(image, label, (1,) * len(names))
+
+    return read(HELA_TRAIN), read(HELA_VAL), read(HELA_TEST)
+
+
+def benchmark_config(base_url: str, workdir: Path, recipe: str, overrides: Sequence[str], mirror: Path = MIRROR) -> dict[str, Any]:
+    """config/mini.yaml's two real datasets and tasks, URLs on ``base_url``, plus the L1 ssTEM set as a
+    local dataset of ``mirror``; outputs under ``workdir``, trained with ``recipe`` (mini's own network
+    and training keys dropped so the recipe applies)."""
     mini = yaml.safe_load((REPO / "config" / "mini.yaml").read_text())
     datasets = {name: dict(mini["datasets"][name]) for name in ("fly_vnc", "fly_medulla")}
     for spec in datasets.values():
@@ -90,7 +144,7 @@ def benchmark_config(base_url: str, workdir: Path, recipe: str, overrides: Seque
     raw = {
         "demo": False, "seed": mini["seed"], "recipe": recipe,
         "results_dir": str(workdir / "results"), "resources_dir": str(workdir / "resources"), "logs_dir": str(workdir / "logs"),
-        "datasets": datasets, "tasks": {t: mini["tasks"][t] for t in TASKS},
+        "datasets": {**datasets, **l1_dataset(mirror)}, "tasks": {**{t: mini["tasks"][t] for t in ("FlyVNC-M", "FlyMedulla-N")}, **L1_TASK},
         "experiment": {"repeats": 1, "sources": ["FlyMedulla-N"], "targets": ["FlyVNC-M"], "fractions": [1.0]},
     }
     for assignment in overrides:
@@ -166,25 +220,23 @@ def _prepare(raw: dict[str, Any], task: str) -> None:
 
     cfg, layout = validate_config(raw), Layout.of(raw)
     dataset = raw["tasks"][task]["dataset"]
-    manifest = Path(layout.manifest(dataset))
-    if not manifest.exists():
+    manifest = None if raw["datasets"][dataset]["kind"] == "local" else Path(layout.manifest(dataset))  # local: read in place
+    if manifest is not None and not manifest.exists():
         download_dataset(cfg, dataset, needed_sections(cfg, dataset), manifest)
     prepare_task_job(cfg, task, manifest, layout.patch_index(task))
 
 
-def run_task(raw: dict[str, Any], task: str, threads: int) -> dict[str, Any]:
-    """Prepare, train (NoPretrain, all tiles), evaluate and threshold one task; a row of the table."""
+def network_scores(raw: dict[str, Any], task: str, threads: int) -> dict[str, Any]:
+    """Train (NoPretrain, all tiles) and evaluate the network of one prepared task: its part of a row."""
     import torch
 
     from vemtransfer.config import validate_config
     from vemtransfer.core.layout import Layout
-    from vemtransfer.data.patches import load_split
     from vemtransfer.jobs.evaluation import evaluate_job
     from vemtransfer.jobs.training import train_job
     from vemtransfer.model.checkpoint import load_model
     from vemtransfer.model.network import count_parameters
 
-    _prepare(raw, task)
     cfg, layout, model_id = validate_config(raw), Layout.of(raw), f"finetune/NoPretrain__{task}/f1/rep1"
     out = Path(layout.model(model_id)).parent
     for stale in ("model.pt", "history.json", "checkpoint.pt"):
@@ -193,15 +245,64 @@ def run_task(raw: dict[str, Any], task: str, threads: int) -> dict[str, Any]:
     history = train_job(cfg, "NoPretrain", task, "f1", 1, layout.patch_index(task), out / "model.pt", None, threads)
     train_seconds = time.perf_counter() - started
     metrics = evaluate_job(cfg, model_id, task, out / "model.pt", layout.prepared(task, "test")[0], layout.metrics(model_id), threads)
-    folder = Path(layout.prepared_dir(task))
-    train, test = load_split(folder, "train"), load_split(folder, "test")
-    thresholds = {sigma: threshold_scores(train.image, train.label, test.image, test.label, sigma) for sigma in (0.0, BLUR_SIGMA)}
     torch.set_num_threads(threads)
     return {
-        "task": task, "steps": history["steps_done"], "train_s": train_seconds, "val_s": history["seconds_validating"],
+        "steps": history["steps_done"], "train_s": train_seconds, "val_s": history["seconds_validating"],
         "params": count_parameters(load_model(out / "model.pt")), "best_step": history["best_step"],
-        "val_iou": history["best_val_iou_fg"], "test": metrics["scores"], "thresholds": thresholds, "model": out / "model.pt",
+        "val_iou": history["best_val_iou_fg"], "test": metrics["scores"], "model": out / "model.pt",
     }
+
+
+def rf_scores(raw: dict[str, Any] | None, task: str, splits: tuple[Any, Any, Any], settings: Any) -> dict[str, Any]:
+    """The pixel classifier on one set's splits: threshold chosen on the network's validation crops
+    (the whole validation split for HeLa, which has no workflow task), scored on the whole test split."""
+    from vemtransfer.baselines.pixel_classifier import fit_and_predict
+    from vemtransfer.model.metrics import confusion, scores
+
+    train, val, test = splits
+    crops, size = None, None
+    if raw is not None:
+        from vemtransfer.config import validate_config
+        from vemtransfer.jobs.pixel_classifier_baseline import validation_regions
+
+        crops, size = validation_regions(validate_config(raw), task, val)
+    started = time.perf_counter()
+    run = fit_and_predict((train.image, train.label), test.image, settings, (val.image, val.label), crops, size)
+    return {"seconds": time.perf_counter() - started, "threshold": run.threshold, "val_iou": run.val_iou, "train_pixels": run.train_pixels,
+            **scores(confusion(run.test_prob > run.threshold, np.asarray(test.label)))}
+
+
+def run_task(raw: dict[str, Any], task: str, threads: int, methods: Sequence[str] = METHODS, mirror: Path = MIRROR,
+             rf_settings: Any = None) -> dict[str, Any]:
+    """Prepare one set, then train and evaluate the network, threshold it and run the pixel classifier
+    (each as ``methods`` asks); a row of the table with every method's seconds."""
+    from vemtransfer.baselines.pixel_classifier import ForestSettings
+    from vemtransfer.core.layout import Layout
+    from vemtransfer.data.patches import load_split
+
+    started = time.perf_counter()
+    row: dict[str, Any] = {"task": task, "network": None, "rf": None, "thresholds": None, "why_no_network": None}
+    if task == "HeLa-M":
+        splits, task_raw = hela_splits(mirror), None
+    else:
+        _prepare(raw, task)
+        folder = Path(Layout.of(raw).prepared_dir(task))
+        splits, task_raw = tuple(load_split(folder, s) for s in ("train", "val", "test")), raw
+    if "network" in methods:
+        if task in NO_NETWORK:
+            row["why_no_network"] = NO_NETWORK[task]
+        else:
+            row["network"] = network_scores(raw, task, threads)
+    train, _, test = splits
+    if "threshold" in methods:
+        t0 = time.perf_counter()
+        row["thresholds"] = {sigma: threshold_scores(train.image, train.label, test.image, test.label, sigma) for sigma in (0.0, BLUR_SIGMA)}
+        row["threshold_s"] = time.perf_counter() - t0
+    if "rf" in methods:
+        row["rf"] = rf_scores(task_raw, task, splits, rf_settings or ForestSettings(threads=threads))
+    row["set_s"] = time.perf_counter() - started
+    row["shape"] = {"train": list(train.image.shape), "test": list(test.image.shape)}
+    return row
 
 
 def _draw_overlay(raw: dict[str, Any], row: dict[str, Any], out: Path) -> None:
@@ -222,60 +323,99 @@ def _draw_overlay(raw: dict[str, Any], row: dict[str, Any], out: Path) -> None:
     overlay(np.asarray(test.image[z]), np.asarray(test.label[z]), prob[z] > 0.5, title, out)
 
 
+def _methods(value: str) -> list[str]:
+    methods = [m.strip() for m in value.split(",") if m.strip()]
+    unknown = set(methods) - set(METHODS)
+    if unknown or not methods:
+        raise argparse.ArgumentTypeError(f"--methods takes a comma-separated subset of {','.join(METHODS)}, got {value!r}")
+    return methods
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _table_rows(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    body = []
+    for r in rows:
+        n = r["network"]
+        if n is not None:
+            s = n["test"]
+            body.append([r["task"], "model (NoPretrain, all tiles)", n["steps"], round(n["train_s"], 1), round(100 * n["val_s"] / max(n["train_s"], 1e-9), 1),
+                         n["params"], 100 * n["val_iou"], 100 * s["iou_fg"], s["precision"], s["recall"]])
+        elif r["why_no_network"]:
+            body.append([r["task"], f"model: n/a ({r['why_no_network']})", "", "", "", "", "", "", "", ""])
+        f = r["rf"]
+        if f is not None:
+            body.append([r["task"], f"pixel classifier (100 trees, {f['train_pixels']} px, cut {f['threshold']:.3f})", "", round(f["seconds"], 1), "", "",
+                         "" if f["val_iou"] is None else 100 * f["val_iou"], 100 * f["iou_fg"], f["precision"], f["recall"]])
+        for sigma, t in (r["thresholds"] or {}).items():
+            what = f"threshold ({'dark' if t['dark'] else 'bright'} < {t['level']:.1f})" + (f", blur {sigma:g} px" if sigma else "")
+            body.append([r["task"], what, "", "", "", "", "", 100 * t["iou_fg"], t["precision"], t["recall"]])
+    return body
+
+
+def summary_line(r: dict[str, Any]) -> str:
+    """The machine-readable line of one set (``n/a`` for a method not run)."""
+    n, f, t = r["network"], r["rf"], r["thresholds"]
+    return (f"real_em: task={r['task']} test_iou={_fmt(n and n['test']['iou_fg'])} rf_iou={_fmt(f and f['iou_fg'])} "
+            f"threshold_iou={_fmt(t and max(x['iou_fg'] for x in t.values()))} train_minutes={_fmt(n and n['train_s'] / 60, 2)} "
+            f"rf_minutes={_fmt(f and f['seconds'] / 60, 2)} set_minutes={r['set_s'] / 60:.2f}")
+
+
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.real_em", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS), help="tasks to train (default both)")
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS), help="sets to run (default all four)")
+    parser.add_argument("--methods", type=_methods, default=list(METHODS), help="comma-separated: network,threshold,rf (default all)")
     parser.add_argument("--recipe", default="cpu", help="the config recipe to train with (default cpu)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value (repeatable)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: every core)")
     parser.add_argument("--workdir", type=Path, default=REPO / "results" / "benchmarks" / "real_em", help="downloads, prepared data, models")
     parser.add_argument("--mirror", type=Path, default=MIRROR, help="the local mirror of the raw files (default ../shared/testdata)")
     parser.add_argument("--overlay", type=Path, default=None, help="write a FlyVNC-M test-section overlay PNG here")
-    parser.add_argument("--smoke", action="store_true", help="FlyVNC-M, 2 steps, 2 validation crops: checks the code path only")
+    parser.add_argument("--smoke", action="store_true", help="FlyVNC-M, 2 steps, 2 validation crops, a 10-tree forest: checks the code path only")
     args = parser.parse_args(argv)
     import os
 
     import torch
 
+    from vemtransfer.baselines.pixel_classifier import ForestSettings
+
     threads = args.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
     overrides = list(args.set)
     tasks = args.tasks
+    rf_settings = ForestSettings(threads=threads)
     if args.smoke:
         tasks = ["FlyVNC-M"]
         overrides += ["train.finetune.steps=2", "train.val_every=1", "train.validation.crops=2"]
+        rf_settings = ForestSettings(trees=10, samples=5000, threads=threads)
     if not args.mirror.is_dir():
         raise SystemExit(f"the raw-file mirror {args.mirror} is absent (it holds ../shared/testdata's files)")
     rows = []
     with serve(args.mirror) as base_url:
-        raw = benchmark_config(base_url, args.workdir, args.recipe, overrides)
+        raw = benchmark_config(base_url, args.workdir, args.recipe, overrides, args.mirror)
         from vemtransfer.config import validate_config
 
         raw = dict(validate_config(raw).raw)  # recipe and defaults filled in, for printing and the overlay
         for task in tasks:
-            rows.append(run_task(raw, task, threads))
-    print(f"# Real EM: {args.recipe} recipe" + (" (SMOKE: 2 steps)" if args.smoke else ""))
+            rows.append(run_task(raw, task, threads, args.methods, args.mirror, rf_settings))
+            print(f"done: {summary_line(rows[-1])}", file=sys.stderr, flush=True)  # progress: a long run's sets one by one
+    print(f"# Real EM: {args.recipe} recipe, methods {','.join(args.methods)}" + (" (SMOKE: 2 steps)" if args.smoke else ""))
     print(machine(pick_device()) + "\n")  # where training ran: the workflow trains on CUDA when present
     print(f"network widths {raw['model']['widths']}, planar_levels {raw['model']['planar_levels']}, patch {raw['patches']['size']}, "
           f"batch {raw['train']['batch_size']}, {raw['train']['sampling']} sampling (foreground {raw['train']['foreground_fraction']}), "
-          f"channels_last {raw['train']['channels_last']}, cpu_precision {raw['train']['cpu_precision']}\n")
-    body = []
-    for r in rows:
-        s = r["test"]
-        body.append([r["task"], "model (NoPretrain, all tiles)", r["steps"], round(r["train_s"], 1), round(100 * r["val_s"] / max(r["train_s"], 1e-9), 1),
-                     r["params"], 100 * r["val_iou"], 100 * s["iou_fg"], s["precision"], s["recall"]])
-        for sigma, t in r["thresholds"].items():
-            what = f"threshold ({'dark' if t['dark'] else 'bright'} < {t['level']:.1f})" + (f", blur {sigma:g} px" if sigma else "")
-            body.append([r["task"], what, "", "", "", "", "", 100 * t["iou_fg"], t["precision"], t["recall"]])
-    print(table(["task", "method", "steps", "train s", "val % of train", "params", "val IoU %", "test IoU %", "precision", "recall"], body))
-    if args.overlay and any(r["task"] == "FlyVNC-M" for r in rows):
-        _draw_overlay(raw, next(r for r in rows if r["task"] == "FlyVNC-M"), args.overlay)
+          f"channels_last {raw['train']['channels_last']}, cpu_precision {raw['train']['cpu_precision']}; "
+          f"pixel classifier: {rf_settings.trees} trees, up to {rf_settings.samples} balanced training pixels, sigmas {list(rf_settings.sigmas)}\n")
+    print(table(["task", "method", "steps", "train s", "val % of train", "params", "val IoU %", "test IoU %", "precision", "recall"], _table_rows(rows)))
+    with_model = [r for r in rows if r["task"] == "FlyVNC-M" and r["network"]]
+    if args.overlay and with_model:
+        _draw_overlay(raw, {"task": "FlyVNC-M", **with_model[0]["network"]}, args.overlay)
         print(f"\noverlay: {args.overlay}")
     print()
     for r in rows:
-        best_threshold = max(t["iou_fg"] for t in r["thresholds"].values())
-        print(f"real_em: task={r['task']} test_iou={r['test']['iou_fg']:.4f} threshold_iou={best_threshold:.4f} train_minutes={r['train_s'] / 60:.2f}")
+        print(summary_line(r))
     return rows
 
 

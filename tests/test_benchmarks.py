@@ -106,14 +106,35 @@ def test_threshold_baseline_finds_the_level_and_polarity_on_the_training_split()
     assert real_em.threshold_scores(image, label, image, label, sigma=1.0)["train_iou"] <= 1.0
 
 
+def test_real_em_methods_option_and_summary_line_say_n_a_for_what_did_not_run() -> None:
+    assert real_em._methods("threshold,rf") == ["threshold", "rf"]
+    with pytest.raises(Exception, match="subset of network,threshold,rf"):
+        real_em._methods("rf,ilastik")
+    row = {"task": "HeLa-M", "network": None, "set_s": 120.0,
+           "rf": {"iou_fg": 0.5, "seconds": 90.0, "train_pixels": 1000, "threshold": 0.6, "val_iou": 0.55, "precision": 0.5, "recall": 0.6},
+           "thresholds": {s: {"iou_fg": v, "dark": True, "level": 90.5, "precision": 0.3, "recall": 0.5} for s, v in ((0.0, 0.2), (2.0, 0.25))}, "why_no_network": real_em.NO_NETWORK["HeLa-M"]}
+    assert real_em.summary_line(row) == ("real_em: task=HeLa-M test_iou=n/a rf_iou=0.5000 threshold_iou=0.2500 train_minutes=n/a "
+                                         "rf_minutes=1.50 set_minutes=2.00")
+    assert "model: n/a (isolated 2-D sections" in real_em._table_rows([row])[0][1]
+
+
+@needs_mirror
+def test_real_em_hela_splits_keep_the_isolated_sections_apart() -> None:
+    train, val, test = real_em.hela_splits(real_em.MIRROR)
+    assert train.blocks == test.blocks == (1, 1) and val.blocks == (1,)
+    assert train.image.shape == test.image.shape == (2, 2000, 2000) and val.image.shape == (1, 2000, 2000)
+    assert set(np.unique(test.label)) == {0, 1} and 0.005 < test.label.mean() < 0.03
+
+
 @needs_mirror
 def test_real_em_smoke(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     rows = real_em.main(["--smoke", "--workdir", str(tmp_path), "--overlay", str(tmp_path / "overlay.png")])
     out = capsys.readouterr().out
-    assert re.search(r"^real_em: task=FlyVNC-M test_iou=\d\.\d{4} threshold_iou=0\.1\d{3} train_minutes=\d+\.\d\d$", out, re.M), out
+    assert re.search(r"^real_em: task=FlyVNC-M test_iou=\d\.\d{4} rf_iou=0\.\d{4} threshold_iou=0\.1\d{3} train_minutes=\d+\.\d\d "
+                     r"rf_minutes=\d+\.\d\d set_minutes=\d+\.\d\d$", out, re.M), out
     methods = [r[1] for r in _rows(out)[1:]]
-    assert methods[0].startswith("model") and sum(m.startswith("threshold") for m in methods) == 2
-    assert rows[0]["steps"] == 2 and (tmp_path / "overlay.png").stat().st_size > 10_000
+    assert methods[0].startswith("model") and methods[1].startswith("pixel classifier") and sum(m.startswith("threshold") for m in methods) == 2
+    assert rows[0]["network"]["steps"] == 2 and (tmp_path / "overlay.png").stat().st_size > 10_000
     assert "SMOKE" in out
 
 

@@ -1,5 +1,6 @@
-# Paper Table 3: SAM2.1 and MitoNet baselines on raw-resolution sections (config `baselines`).
-# Rows come from vemtransfer.baselines.rows; the heavy dependencies are the `baselines` extra.
+# Paper Table 3: SAM2.1 and MitoNet baselines on raw-resolution sections (config `baselines`), and the
+# random-forest pixel classifier on the prepared splits. Rows come from vemtransfer.baselines.rows;
+# SAM2's and MitoNet's heavy dependencies are the `baselines` extra.
 
 
 rule download_weights:
@@ -119,6 +120,30 @@ rule finetune_mitonet:
         "../../envs/mitonet.yaml"
     script:
         "../scripts/finetune_mitonet.py"
+
+
+rule segment_pixel_classifier:
+    # the random-forest pixel classifier on the prepared splits the networks train, select and test on
+    input:
+        splits=lambda w: L.prepared(CFG.tasks[w.task].data_id(1), "train", "val", "test"),
+        patches=lambda w: L.patch_index(CFG.tasks[w.task].data_id(1)),
+    params:
+        **job("segment_pixel_classifier.py", "baselines.pixel_classifier", "seed", "patches", "train.validation", "demo", tasks=task_of),
+    output:
+        json=L.baseline_metrics("{task}", "pixel_classifier"),
+        npz=L.baseline_prediction("{task}", "pixel_classifier"),
+    log:
+        L.log("segment_pixel_classifier", "{task}/pixel_classifier"),
+    benchmark:
+        L.benchmark("segment_pixel_classifier", "{task}/pixel_classifier")
+    threads: BASE_RES["threads"]
+    resources:
+        mem_mb=BASE_RES["mem_mb"],
+        runtime=BASE_RES["runtime"],
+    conda:
+        "../../envs/vemtransfer.yaml"
+    script:
+        "../scripts/segment_pixel_classifier.py"
 
 
 rule make_table3:

@@ -183,7 +183,7 @@ def mitonet_model(wildcards):
     return L.mitonet_model(patch_set, wildcards.task) if patch_set else L.weights(weights_name("mitonet"))
 
 
-WEIGHTS = {weights_name(m): m for m in ("sam2", "mitonet")} if BASELINES else {}
+WEIGHTS = {weights_name(m): m for m in ("sam2", "mitonet") if m in BASELINES} if BASELINES else {}
 
 TABLES = [L.table("table1.csv")] + ([L.table("table2.csv")] if EXP.targets else [])  # none: recommend tasks only
 if BASELINES:

@@ -3,7 +3,7 @@
 A row is a baseline method on a task's test sections. Method ids are file-safe and used as
 file names: ``mitonet_2x`` (zero-shot at downsampling 2), ``mitonet-random32_1x`` (MitoNet
 fine-tuned on the patch set ``random32``, then inferred at 1), ``sam2_automatic``,
-``sam2_boxes``, ``sam2_boxes_masks``. The paper's own model ("ours") is not a job: its row is
+``sam2_boxes``, ``sam2_boxes_masks``, ``pixel_classifier`` (a random forest on the prepared splits). The paper's own model ("ours") is not a job: its row is
 read from Table 2 (best source per target at the Table 2 budget).
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 OURS = "ours"
+PIXEL_CLASSIFIER = "pixel_classifier"
 SAM2_MODES = {"automatic": ("SAM2", "None"), "boxes": ("SAM2 + prompt", "All bounding boxes"),
               "boxes_masks": ("SAM2 + prompt", "All bounding boxes + masks")}
 METHOD = re.compile(r"^(?:sam2_(?P<mode>automatic|boxes_masks|boxes)|mitonet(?:-(?P<set>[A-Za-z0-9]+))?_(?P<scale>[1-9][0-9]*)x)$")
@@ -51,6 +52,8 @@ def rows(raw: Mapping[str, Any]) -> list[Row]:
     sam = b.get("sam2")
     if sam:
         out += [Row(f"sam2_{mode}", t, *SAM2_MODES[mode]) for mode in SAM2_MODES for t in sam[mode]["tasks"]]
+    out += [Row(PIXEL_CLASSIFIER, t, "Pixel classifier (random forest, prepared sections)", "Training masks (sampled pixels)")
+            for t in b.get(PIXEL_CLASSIFIER, {}).get("tasks", [])]
     return out
 
 

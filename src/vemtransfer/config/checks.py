@@ -152,7 +152,7 @@ def _test_section_errors(raw: Mapping[str, Any], extents: Mapping[str, Extent]) 
     b = raw.get("baselines") or {}
     if b.get("sections") is not None:
         used = [tid for model, methods in (("sam2", ("automatic", "boxes", "boxes_masks")), ("mitonet", ("zero_shot", "finetune")))
-                for m in methods for tid in b[model][m]["tasks"]]
+                if model in b for m in methods for tid in b[model][m]["tasks"]]
         for tid in dict.fromkeys(used):
             n, zs = count(tid), range(*b["sections"])
             if n is not None and zs and zs[-1] >= n:

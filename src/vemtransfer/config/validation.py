@@ -110,13 +110,13 @@ def _reference_errors(raw: dict) -> list[str]:
         elif isinstance(models, list) and len(models) != exp["repeats"]:
             errors.append(f"pretrained.{tid}: {len(models)} models for {exp['repeats']} repeats (give one, or one per repeat)")
     b = raw.get("baselines") or {}
-    lists = [(f"baselines.sam2.{m}", b["sam2"][m]) for m in ("automatic", "boxes", "boxes_masks")] if b else []
-    lists += [(f"baselines.mitonet.{m}", b["mitonet"][m]) for m in ("zero_shot", "finetune")] if b else []
-    for where, part in lists:
+    lists = [(f"baselines.sam2.{m}", b["sam2"][m]) for m in ("automatic", "boxes", "boxes_masks")] if "sam2" in b else []
+    lists += [(f"baselines.mitonet.{m}", b["mitonet"][m]) for m in ("zero_shot", "finetune")] if "mitonet" in b else []
+    for where, part in lists + [("baselines.pixel_classifier", b.get("pixel_classifier", {"tasks": []}))]:
         for i, tid in enumerate(part["tasks"]):
             if tid not in tasks:
                 errors.append(f"{where}.tasks[{i}]: unknown task id {tid!r}; tasks are {known}")
-    if b and b["mitonet"]["finetune"]["tasks"] and not b["mitonet"]["finetune"]["sets"]:
+    if "mitonet" in b and b["mitonet"]["finetune"]["tasks"] and not b["mitonet"]["finetune"]["sets"]:
         errors.append("baselines.mitonet.finetune.sets: fine-tuning tasks are listed but no patch set")
     if not exp["targets"] and not raw["recommend"]["tasks"]:
         errors.append("experiment.targets: empty, and no recommend.tasks either: nothing would be fine-tuned")
