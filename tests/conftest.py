@@ -49,6 +49,14 @@ def tiny_config(root: Path) -> dict:
     }
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that runs Snakemake (``workflow``) or a SLURM cluster (``slurm``) is ``slow`` too,
+    so ``pytest -m "not slow"`` is the fast selection without marking each twice."""
+    for item in items:
+        if item.get_closest_marker("workflow") or item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def tiny_raw(tmp_path: Path) -> dict:
     return copy.deepcopy(tiny_config(tmp_path))

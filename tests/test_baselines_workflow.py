@@ -11,7 +11,7 @@ import pytest
 import yaml
 from baseline_models import random_mitonet, random_sam2
 from loopback import FileServer
-from test_workflow import snakemake
+from workflow_helpers import snakemake
 
 pytestmark = pytest.mark.workflow
 pytest.importorskip("sam2", reason="the baselines extra is not installed: bash scripts/install.sh --baselines (README)")
@@ -47,7 +47,7 @@ def test_table3_rule_runs_end_to_end_with_random_weights(repo, tmp_path, tiny_ra
         config = tmp_path / "tiny.yaml"
         config.write_text(yaml.safe_dump(tiny_raw))
         results = tmp_path / "results"
-        res = snakemake(repo, tmp_path, str(results / "tables" / "table3.csv"), "--cores", "2", "--resources", "gpu=1", "--configfile", str(config))
+        res = snakemake(tmp_path, str(results / "tables" / "table3.csv"), "--cores", "2", "--resources", "gpu=1", "--configfile", str(config))
         assert res.returncode == 0, res.stderr[-6000:]
 
     table = pd.read_csv(results / "tables" / "table3.csv")

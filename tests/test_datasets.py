@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import job_helpers as jobs
@@ -14,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 from loopback import fake_datasets_server
+from workflow_helpers import snakemake
 
 from vemtransfer.config import validate_config
 from vemtransfer.data.datasets.store import SectionStore
@@ -112,15 +111,14 @@ def test_faults_give_clear_errors_and_leave_no_manifest(loopback, tmp_path):
     assert [p for _, p, _ in server.behaviour.gets()[before:]] == [url_path, url_path]
 
 
+@pytest.mark.workflow
 def test_download_prepare_table1_run_under_snakemake(loopback, tmp_path, repo):
     server, info = loopback
     raw = loopback_config(tmp_path, info["datasets"])
     config = tmp_path / "loopback.yaml"
     config.write_text(yaml.safe_dump(raw))
     table = Path(raw["results_dir"]) / "tables" / "table1.csv"
-    cmd = [sys.executable, "-m", "snakemake", str(table), "--snakefile", str(repo / "Snakefile"),
-           "--directory", str(tmp_path), "--cores", "2", "--configfile", str(config)]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    res = snakemake(tmp_path, str(table), "--cores", "2", "--configfile", str(config), timeout=600)
     assert res.returncode == 0, res.stderr[-4000:]
     t = pd.read_csv(table)
     assert sorted(t.task.unique()) == sorted(raw["tasks"])
@@ -141,5 +139,5 @@ def test_download_prepare_table1_run_under_snakemake(loopback, tmp_path, repo):
     labels = info["truth"]["snemi3d"]["labels"][82:100]
     assert snemi.shape == (18, 64, 64) and snemi.sum() < (labels != 0).sum()  # boundaries removed
     assert cfg.tasks["SNEMI3D-N"].preprocess["label_rule"] == "neurite_interior"
-    again = subprocess.run([*cmd, "-n"], capture_output=True, text=True, timeout=120)
+    again = snakemake(tmp_path, str(table), "--cores", "2", "--configfile", str(config), "-n", timeout=120)
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -85,3 +85,17 @@ def test_architecture_page_shows_the_contract():
     diagram = page.split("```\n", 2)[1].split("```")[0]
     drawn = [line.split()[0] for line in diagram.splitlines() if line and not line.lstrip().startswith("↓")]
     assert drawn == contract[::-1]
+
+
+def test_architecture_page_names_every_module():
+    """Each layer's line on docs/architecture.md names every module of the layer (jobs: one per stage, not listed)."""
+    import re
+
+    page = (REPO / "docs" / "architecture.md").read_text().split("```\n", 2)[1].split("```")[0]
+    lines = {line.split()[0]: set(re.findall(r"[a-z_0-9]+", line)) for line in page.splitlines() if line and not line.lstrip().startswith("↓")}
+    for layer, words in lines.items():
+        if layer in ("jobs", "cli"):
+            continue
+        modules = {p.stem for p in (PACKAGE / layer).glob("*.py") if p.stem != "__init__"}
+        modules |= {p.name for p in (PACKAGE / layer).iterdir() if (p / "__init__.py").is_file()}
+        assert modules <= words, f"docs/architecture.md, layer {layer}: add {sorted(modules - words)}"

@@ -15,7 +15,6 @@ import gzip
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -25,6 +24,7 @@ import pytest
 import yaml
 from loopback import FileServer
 from workflow_helpers import job_stats
+from workflow_helpers import snakemake as run_snakemake
 
 from vemtransfer.data.datasets.section_files import read_sha256sums
 from vemtransfer.data.datasets.store import SectionStore
@@ -59,9 +59,7 @@ def mirrored_config(base_url: str, workdir: Path) -> dict:
 def snakemake(workdir: Path, raw: dict, *targets: str) -> subprocess.CompletedProcess:
     config = workdir / "mini.yaml"
     config.write_text(yaml.safe_dump(raw))
-    cmd = [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", "--configfile", str(config)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    return run_snakemake(workdir, *targets, "--cores", "2", "--configfile", str(config))
 
 
 def published_sha256() -> dict[str, str]:
@@ -86,9 +84,7 @@ def test_the_shipped_config_pins_its_files_and_plans_the_experiment(tmp_path):
     for spec in (raw["datasets"][s] for s in ("fly_vnc", "fly_medulla")):
         assert spec["base_url"].startswith("https://raw.githubusercontent.com/") and len(spec["base_url"].rsplit("/", 1)[1]) == 40
         assert all(len(h) == 64 for h in read_sha256sums(REPO / spec["sha256sums"]).values())
-    cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--cores", "2", "--configfile", str(REPO / "config" / "mini.yaml")]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    res = run_snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(REPO / "config" / "mini.yaml"), timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = job_stats(res.stdout + res.stderr)
     # 2 sources x 3 repeats; (NoPretrain + 2 sources) x 3 fractions x 3 repeats, Table 2 being the 100 % point

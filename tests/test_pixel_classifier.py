@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from workflow_helpers import snakemake
 
 from vemtransfer.baselines import pixel_classifier as pc
 from vemtransfer.baselines.rows import rows
@@ -105,10 +104,9 @@ def test_segment_pixel_classifier_rule_runs_and_is_a_table3_row(repo: Path, tmp_
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(tiny_raw))
     target = Path(tiny_raw["results_dir"]) / "baselines" / "SynthLiver-M" / "pixel_classifier.json"
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path), "--cores", "1"]
-    lint = subprocess.run([*cmd, "--lint", "--configfile", str(config)], capture_output=True, text=True, timeout=300, check=False)
+    lint = snakemake(tmp_path, "--cores", "1", "--lint", "--configfile", str(config), timeout=300)
     assert "segment_pixel_classifier" not in lint.stdout + lint.stderr, lint.stdout + lint.stderr
-    res = subprocess.run([*cmd, str(target), "--configfile", str(config)], capture_output=True, text=True, timeout=600, check=False)
+    res = snakemake(tmp_path, "--cores", "1", str(target), "--configfile", str(config), timeout=600)
     assert res.returncode == 0, res.stderr + res.stdout
     record = json.loads(target.read_text())
     assert record["method"] == "pixel_classifier" and record["task"] == "SynthLiver-M" and 0 <= record["iou_fg"] <= 1

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from workflow_helpers import snakemake
 
 from vemtransfer.config import validate_config
 from vemtransfer.data.patches import IGNORE
@@ -115,9 +114,8 @@ def test_plan_json_is_written_read_and_applied_only_when_asked(tmp_path):
     assert apply_plan(cfg, plan, init_planar_levels=2).model.planar_levels == 2  # a fine-tune keeps its source's network
 
 
+@pytest.mark.workflow
 def test_demo_dry_run_plans_every_trained_task(tmp_path):
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(REPO / "config" / "demo.yaml"), "-n", "--quiet", "rules"]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
+    res = snakemake(tmp_path, "--configfile", str(REPO / "config" / "demo.yaml"), "-n", "--quiet", "rules", timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "plan_task" in res.stdout + res.stderr

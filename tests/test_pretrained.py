@@ -9,8 +9,7 @@ import pytest
 import torch
 import yaml
 from loopback import FileServer
-from test_workflow import snakemake
-from workflow_helpers import job_stats
+from workflow_helpers import job_stats, snakemake
 
 from vemtransfer.config import ConfigError, validate_config
 from vemtransfer.data.download import DownloadError
@@ -73,7 +72,7 @@ def test_imported_source_model_replaces_pretraining_in_the_workflow(repo, tmp_pa
     tiny = {**tiny_raw, "results_dir": str(first / "results"), "resources_dir": str(first / "resources"), "logs_dir": str(first / "logs")}
     cfg1.write_text(yaml.safe_dump(tiny))
     model = first / "results" / "models" / "pretrain" / "SynthKidney-M" / "rep1" / "model.pt"
-    res = snakemake(repo, first, str(model), "--cores", "2", "--configfile", str(cfg1))
+    res = snakemake(first, str(model), "--cores", "2", "--configfile", str(cfg1))
     assert res.returncode == 0, res.stderr[-4000:]
     shared = tmp_path / "shared_kidney.pt"
     shutil.copyfile(model, shared)
@@ -85,11 +84,11 @@ def test_imported_source_model_replaces_pretraining_in_the_workflow(repo, tmp_pa
     cfg2 = second / "c.yaml"
     cfg2.write_text(yaml.safe_dump(tiny2))
     table = second / "results" / "tables" / "table2.csv"
-    dry = snakemake(repo, second, str(table), "-n", "--cores", "2", "--configfile", str(cfg2))
+    dry = snakemake(second, str(table), "-n", "--cores", "2", "--configfile", str(cfg2))
     assert dry.returncode == 0, dry.stderr[-4000:]
     jobs = job_stats(dry.stdout + dry.stderr)
     assert jobs["import_pretrained"] == 1 and "pretrain_model" not in jobs
-    res = snakemake(repo, second, str(table), "--cores", "2", "--configfile", str(cfg2))
+    res = snakemake(second, str(table), "--cores", "2", "--configfile", str(cfg2))
     assert res.returncode == 0, res.stderr[-4000:]
     imported = second / "results" / "models" / "pretrain" / "SynthKidney-M" / "rep1" / "model.pt"
     assert imported.read_bytes() == shared.read_bytes()

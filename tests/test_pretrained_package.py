@@ -35,6 +35,7 @@ def pretrained(tiny_raw):
     return model
 
 
+@pytest.mark.slow
 def test_exported_source_imports_by_url_and_package_and_fine_tunes_the_same(tiny_raw, tiny_config_file, pretrained, tmp_path):
     share = tmp_path / "www"
     assert main(["export", str(tiny_config_file), "--stage", "pretrain", "--source", SOURCE, "--out", str(share / "ckpt")]) == 0

@@ -10,13 +10,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import REPO, tiny_config
-from workflow_helpers import job_stats
+from workflow_helpers import job_stats, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -44,9 +43,7 @@ def done(tmp_path_factory):
 
 def _snakemake(copy: Path, workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
     env = os.environ | {"PYTHONPATH": str(copy / "src")}
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(copy / "Snakefile"), "--directory", str(workdir), "--cores", "2",
-           "--configfile", str(config), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    return snakemake(workdir, "--cores", "2", "--configfile", str(config), *args, snakefile=copy / "Snakefile", env=env)
 
 
 def _planned(done, raw: dict | None = None) -> dict[str, int]:

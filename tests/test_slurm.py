@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, tiny_config
-from workflow_helpers import job_stats
+from workflow_helpers import job_stats, snakemake_cmd
 
 from vemtransfer.inference.ome import open_prediction
 
@@ -64,8 +63,7 @@ def slurm_cluster(tmp_path_factory):
 
 
 def _snakemake(workdir: Path, *args: str, timeout: int = 600) -> list[str]:
-    return ["timeout", "-k", "10", str(timeout), sys.executable, "-m", "snakemake",
-            "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    return ["timeout", "-k", "10", str(timeout), *snakemake_cmd(workdir, *args)]
 
 
 def _tiny_config_file(root: Path) -> Path:

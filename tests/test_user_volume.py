@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -15,7 +13,7 @@ import pytest
 import tifffile
 import yaml
 import zarr
-from workflow_helpers import job_outputs
+from workflow_helpers import job_outputs, snakemake
 
 from vemtransfer.cli import main
 from vemtransfer.config import ConfigError, validate_config
@@ -53,6 +51,7 @@ def _config(tmp_path: Path, image: Path, label: Path) -> dict:
     }
 
 
+@pytest.mark.workflow
 def test_recommendation_ranks_the_same_object_above_an_unrelated_source_then_predicts_the_volume(tmp_path, repo):
     image, label = _user_volume(tmp_path, (16, 256, 256))  # 4 nm pixels, rescaled to 8 nm -> 128 x 128
     zarr.open_group(str(tmp_path / "stack.zarr"), mode="w").create_array("image", data=tifffile.imread(image), chunks=(1, 256, 256))
@@ -60,10 +59,8 @@ def test_recommendation_ranks_the_same_object_above_an_unrelated_source_then_pre
     raw = _config(tmp_path, tmp_path / "stack.zarr", label)  # the image as Zarr, the labels as a TIFF stack
     config.write_text(yaml.safe_dump(raw))
     target = tmp_path / "results" / "recommend" / "MyLab-M" / "recommendation.md"
-    cmd = [sys.executable, "-m", "snakemake", str(target), str(target.parent / "prediction.zarr" / "zarr.json"), str(target.parent / "prediction.ply"),
-           str(target.parent / "morphometrics.csv"),
-           "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path), "--cores", "2", "--configfile", str(config)]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    res = snakemake(tmp_path, str(target), str(target.parent / "prediction.zarr" / "zarr.json"), str(target.parent / "prediction.ply"),
+                    str(target.parent / "morphometrics.csv"), "--cores", "2", "--configfile", str(config))
     assert res.returncode == 0, res.stderr[-4000:]
     ranking = pd.read_csv(target.with_suffix(".csv")).set_index("source")
     assert ranking.loc["SynthKidney-M", "rank"] < ranking.loc["SynthBrain-N", "rank"]
@@ -111,6 +108,7 @@ def test_recommendation_ranks_the_same_object_above_an_unrelated_source_then_pre
     assert open_prediction(half)[1].shape == (16, 128, 128) and prediction_info(half)["voxel_nm"] == [32, 8, 8]
 
 
+@pytest.mark.workflow
 def test_a_sparsely_labelled_volume_without_test_region_is_ranked_predicted_and_exported(tmp_path, repo):
     image, label = _user_volume(tmp_path, (16, 256, 256))
     raw = _config(tmp_path, image, label)
@@ -121,8 +119,7 @@ def test_a_sparsely_labelled_volume_without_test_region_is_ranked_predicted_and_
     raw["recommend"]["predict"] = True
     config = tmp_path / "lab.yaml"
     config.write_text(yaml.safe_dump(raw))
-    res = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path),
-                          "--cores", "2", "--configfile", str(config)], capture_output=True, text=True, timeout=900)
+    res = snakemake(tmp_path, "--cores", "2", "--configfile", str(config))
     assert res.returncode == 0, res.stderr[-4000:]
     results = tmp_path / "results"
     assert (results / "recommend" / "MyLab-M" / "recommendation.md").exists() and not (results / "tables" / "table2.csv").exists()
@@ -187,6 +184,7 @@ def test_bad_user_volumes_fail_clearly(tmp_path, tiny_raw):
     assert not (Path(tiny_raw["resources_dir"]) / "prepared" / "Lab-M" / "patches.json").exists()
 
 
+@pytest.mark.workflow
 def test_recommend_predict_puts_the_prediction_and_mesh_into_all(tmp_path, repo):
     image, label = _user_volume(tmp_path, (16, 64, 64))
     raw = _config(tmp_path, image, label)
@@ -194,9 +192,7 @@ def test_recommend_predict_puts_the_prediction_and_mesh_into_all(tmp_path, repo)
     raw["recommend"] |= {"predict": True, "meshes": True}
     config = tmp_path / "lab.yaml"
     config.write_text(yaml.safe_dump(raw))
-    cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path),
-           "--cores", "2", "--configfile", str(config)]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    res = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(config), timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     out = res.stdout + res.stderr
     for rule in ("recommend_source", "prepare_volume", "predict_blocks", "assemble_prediction", "mesh_task"):
@@ -207,6 +203,7 @@ def test_recommend_predict_puts_the_prediction_and_mesh_into_all(tmp_path, repo)
     assert candidates <= {p.split("/metrics/", 1)[1].removesuffix(".json") for p in job_outputs(out).get("evaluate_model", ())}
 
 
+@pytest.mark.workflow
 def test_two_labelled_blocks_of_a_stack_are_never_crossed_by_patches_or_test_windows(tmp_path, repo):
     # A 30-section stack labelled on two blocks of different tissue (liver, then inverted-contrast
     # kidney) with unlabelled sections between them; each block is cut into a train and a test part.
@@ -231,8 +228,7 @@ def test_two_labelled_blocks_of_a_stack_are_never_crossed_by_patches_or_test_win
     config.write_text(yaml.safe_dump(raw))
     assert main(["validate", str(config)]) == 0
     metrics = tmp_path / "results" / "metrics" / "finetune" / "NoPretrain__MyLab-M" / "f1" / "rep1.json"
-    res = subprocess.run([sys.executable, "-m", "snakemake", str(metrics), "--snakefile", str(repo / "Snakefile"), "--directory", str(tmp_path),
-                          "--cores", "2", "--configfile", str(config)], capture_output=True, text=True, timeout=900)
+    res = snakemake(tmp_path, str(metrics), "--cores", "2", "--configfile", str(config))
     assert res.returncode == 0, res.stderr[-4000:]
     index = json.loads((tmp_path / "resources" / "prepared" / "MyLab-M" / "patches.json").read_text())
     assert index["splits"]["train"]["blocks"] == [8, 8] and index["splits"]["test"]["blocks"] == [4, 4]

@@ -9,10 +9,11 @@ import pytest
 import torch
 import zarr
 
+from vemtransfer.core.boxes import chunk_boxes
 from vemtransfer.inference.ome import open_prediction, prediction_info
 from vemtransfer.inference.predict import predict_volume
 from vemtransfer.inference.runners import TorchRunner
-from vemtransfer.inference.tiling import BlockPlan, WindowGrid, chunk_boxes
+from vemtransfer.inference.tiling import BlockPlan, WindowGrid
 from vemtransfer.inference.volume import assemble_prediction, plan_for, predict_blocks, predict_to_zarr
 from vemtransfer.model.network import RSUNet
 

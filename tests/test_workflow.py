@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import job_outputs, job_resources, job_stats
+from workflow_helpers import job_outputs, job_resources, job_stats, snakemake
 
 from vemtransfer.baselines import rows as baseline_rows
 from vemtransfer.config import Config, grid, load_config
@@ -24,13 +21,8 @@ from vemtransfer.model.checkpoint import load_model
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(repo: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"), "--directory", str(workdir), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-
-
 def test_paper_config_dry_run_has_the_papers_job_counts(repo, tmp_path):
-    res = snakemake(repo, repo, "-n", "--cores", "8", "--resources", "gpu=1", "--configfile", str(repo / "config" / "config.yaml"))
+    res = snakemake(repo, "-n", "--cores", "8", "--resources", "gpu=1", "--configfile", str(repo / "config" / "config.yaml"))
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = job_stats(res.stdout + res.stderr)
     assert jobs["pretrain_model"] == 15
@@ -85,7 +77,7 @@ def _layout_outputs(cfg: Config) -> dict[str, set[str]]:
 
 
 def test_table3_dry_run_lists_weights_every_baseline_job_on_a_gpu_and_the_table(repo):
-    res = snakemake(repo, repo, "results/tables/table3.csv", "-n", "--cores", "8", "--resources", "gpu=1")
+    res = snakemake(repo, "results/tables/table3.csv", "-n", "--cores", "8", "--resources", "gpu=1")
     assert res.returncode == 0, res.stderr + res.stdout
     out = res.stdout + res.stderr
     jobs = job_stats(out)
@@ -102,12 +94,12 @@ def test_table3_dry_run_lists_weights_every_baseline_job_on_a_gpu_and_the_table(
 
 @pytest.mark.parametrize("config", ["demo.yaml", "config.yaml", "mini.yaml"])
 def test_workflow_passes_snakemake_lint(repo, config):
-    res = snakemake(repo, repo, "--lint", "--configfile", str(repo / "config" / config))
+    res = snakemake(repo, "--lint", "--configfile", str(repo / "config" / config))
     assert res.returncode == 0 and "Congratulations" in res.stdout + res.stderr, res.stdout + res.stderr
 
 
 def test_asking_for_table2_alone_skips_fig2(repo):
-    res = snakemake(repo, repo, "-n", "--cores", "1", "results/tables/table2.csv")
+    res = snakemake(repo, "-n", "--cores", "1", "results/tables/table2.csv")
     assert res.returncode == 0, res.stderr + res.stdout
     jobs = job_stats(res.stdout + res.stderr)
     assert "plot_fig2" not in jobs and jobs["finetune_model"] == 111
@@ -117,14 +109,14 @@ def test_config_error_stops_before_scheduling(repo, tmp_path, tiny_raw):
     tiny_raw["experiment"]["fractions"] = [1.0, 1.5]
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(tiny_raw))
-    res = snakemake(repo, tmp_path, "-n", "--cores", "1", "--configfile", str(bad))
+    res = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(bad))
     assert res.returncode != 0
     assert "experiment.fractions[1]" in res.stderr + res.stdout
 
 
 def test_tiny_workflow_runs_end_to_end_and_reruns_only_what_is_missing(repo, tmp_path, tiny_config_file):
     run = ("--cores", "2", "--configfile", str(tiny_config_file))
-    res = snakemake(repo, tmp_path, *run)
+    res = snakemake(tmp_path, *run)
     assert res.returncode == 0, res.stderr[-5000:]
     results = tmp_path / "results"
     table = pd.read_csv(results / "tables" / "table2.csv", index_col=0)
@@ -143,14 +135,14 @@ def test_tiny_workflow_runs_end_to_end_and_reruns_only_what_is_missing(repo, tmp
         assert (results / "figures" / f"{fig}.png").stat().st_size > 10_000
     assert (results / "meshes" / "mito.ply").read_bytes().startswith(b"ply")
     _blockwise_equals_one_job(tmp_path, tiny_config_file)
-    report = snakemake(repo, tmp_path, "--report", str(tmp_path / "report.html"), *run)
+    report = snakemake(tmp_path, "--report", str(tmp_path / "report.html"), *run)
     assert report.returncode == 0 and (tmp_path / "report.html").stat().st_size > 100_000, report.stderr[-2000:]
 
-    again = snakemake(repo, tmp_path, "-n", *run)
+    again = snakemake(tmp_path, "-n", *run)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
     (results / "tables" / "table2.csv").unlink()
-    redo = snakemake(repo, tmp_path, str(results / "tables" / "table2.csv"), *run)
+    redo = snakemake(tmp_path, str(results / "tables" / "table2.csv"), *run)
     assert redo.returncode == 0, redo.stderr[-3000:]
     assert job_stats(redo.stdout + redo.stderr) == {"make_table2": 1}
 
@@ -184,9 +176,9 @@ def test_a_missing_block_job_reruns_alone(repo, tmp_path, tiny_raw):
     cfg, run = load_config(config), ("--cores", "2", "--configfile", str(config))
     L, key = Layout.of(cfg.raw), "fig5-mito"
     assert cfg.raw["prediction"]["jobs"] == 2
-    done = snakemake(repo, tmp_path, L.prediction_blocks(key, 0), *run)  # job 1 of 2 "was killed"
+    done = snakemake(tmp_path, L.prediction_blocks(key, 0), *run)  # job 1 of 2 "was killed"
     assert done.returncode == 0, done.stderr[-3000:]
-    plan = snakemake(repo, tmp_path, "-n", zarr_marker(L.volume_prediction("mito")), *run)
+    plan = snakemake(tmp_path, "-n", zarr_marker(L.volume_prediction("mito")), *run)
     assert plan.returncode == 0, plan.stderr[-3000:]
     assert job_stats(plan.stdout + plan.stderr) == {"predict_blocks": 1, "assemble_prediction": 1}
     assert L.prediction_blocks(key, 1) in plan.stdout + plan.stderr
@@ -200,7 +192,7 @@ def test_task_with_folds_trains_and_scores_each_repeat_on_its_fold(repo, tmp_pat
     config = tmp_path / "folds.yaml"
     config.write_text(yaml.safe_dump(tiny_raw))
     results = tmp_path / "results"
-    res = snakemake(repo, tmp_path, str(results / "tables" / "table2.csv"), "--cores", "2", "--configfile", str(config))
+    res = snakemake(tmp_path, str(results / "tables" / "table2.csv"), "--cores", "2", "--configfile", str(config))
     assert res.returncode == 0, res.stderr[-5000:]
     scored = (results / "metrics" / "finetune" / "SynthKidney-M__SynthLiver-M" / "p3").glob("rep*.json")
     by_rep = {m["rep"]: m for m in (json.loads(p.read_text()) for p in scored)}

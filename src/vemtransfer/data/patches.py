@@ -26,6 +26,7 @@ import torch
 
 from vemtransfer.config import TrainConfig
 from vemtransfer.config.preprocess import INTENSITY_CENTRE
+from vemtransfer.core.boxes import chunk_boxes
 from vemtransfer.core.layout import PATCH_INDEX, SPLITS, split_files
 
 IGNORE = 255
@@ -205,8 +206,7 @@ class PatchBatches(torch.utils.data.Dataset):
 def cell_origins(shape: tuple[int, ...], cell: tuple[int, ...]) -> list[tuple[int, ...]]:
     """Origins of the cells partitioning ``shape`` into boxes of ``cell`` (the far ones clipped): label-budget units
     that do not overlap, so a fraction of the cells is that fraction of the labelled voxels."""
-    axes = [range(0, n, c) for n, c in zip(shape, cell)]
-    return [tuple(int(v) for v in o) for o in np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)]
+    return [tuple(int(a) for a, _ in box) for box in chunk_boxes(shape, cell)]
 
 
 class RandomPatches(torch.utils.data.Dataset):

@@ -34,9 +34,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from vemtransfer.core.boxes import chunk_boxes
 from vemtransfer.core.storage import fresh_dir, replace_dir
 from vemtransfer.inference.predict import blend_weight, memory_format, precision_autocast
-from vemtransfer.inference.tiling import BlockPlan, WindowGrid, chunk_boxes, read_padded
+from vemtransfer.inference.tiling import BlockPlan, WindowGrid, read_padded
 
 
 class DeviceRunner:

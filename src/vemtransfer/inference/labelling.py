@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from vemtransfer.inference.tiling import box_slices, chunk_boxes
+from vemtransfer.core.boxes import box_slices, chunk_boxes
 
 Slices = tuple[slice, slice, slice]
 

@@ -37,11 +37,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from vemtransfer.core.boxes import Box, box_slices, chunk_boxes, intersect
 from vemtransfer.core.storage import fresh_dir, replace_dir, write_json
 from vemtransfer.data.patches import normalise
 from vemtransfer.inference.predict import blend_weight
 from vemtransfer.inference.runners import Runner
-from vemtransfer.inference.tiling import BlockPlan, Box, WindowGrid, box_slices, chunk_boxes, intersect, read_padded
+from vemtransfer.inference.tiling import BlockPlan, WindowGrid, read_padded
 
 PLAN_FILE = "plan.json"
 
