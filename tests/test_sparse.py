@@ -88,7 +88,7 @@ def test_prepare_keeps_every_image_section_and_only_the_labelled_label_sections(
 
 def test_needed_sections_of_a_sparse_downloaded_task_are_its_labelled_ones(tiny_raw, repo):
     tiny_raw["datasets"]["remote"] = yaml.safe_load((repo / "config" / "mini.yaml").read_text())["datasets"]["fly_vnc"]  # per-section files
-    tiny_raw["tasks"]["Remote-M"] = {"dataset": "remote", "label": "mito", "train": {"z": [0, 12]}, "test": {"z": [12, 16]}, "labelled_sections": [2, 9, 14, 30]}
+    tiny_raw["tasks"]["Remote-M"] = {"dataset": "remote", "label": "mito", "train": {"z": [0, 12]}, "test": {"z": [12, 16]}, "labelled_sections": [2, 9, 14, 19]}  # 19: in the volume, in no region
     tiny_raw["recommend"] = {"tasks": ["Remote-M"], "repeats": 1}
     needed = needed_sections(validate_config(tiny_raw), "remote")
     assert needed["main"]["image"] == list(range(16)) and needed["main"]["mito"] == [2, 9, 14]

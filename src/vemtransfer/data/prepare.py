@@ -201,6 +201,21 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
                                "raw_section_shape": list(raw_shape), "z_step": (task.train.z or (0, 0, 1))[2],
                                "preprocess": dict(task.preprocess), "has_test": task.test is not None,
                                "sparse": task.labelled is not None, "splits": {}}
+    fg, labelled = _write_splits(task, sections, out_dir, train, test, route, counts, hw)
+    for split in counts:
+        shape = np.load(split_paths(out_dir, split)[0], mmap_mode="r").shape
+        scored = sum(labelled[split]) * math.prod(shape[1:])
+        summary["splits"][split] = {"shape": list(shape), "blocks": blocks[split], "labelled_sections": sum(labelled[split]),
+                                    "foreground": fg[split] / scored if scored else None}
+    summary |= _patch_index(task, summary, blocks, labelled["train"], patch_size, stride, seed, cells)
+    write_json(Path(out_dir) / PATCH_INDEX, summary)
+    return summary
+
+
+def _write_splits(task: TaskSpec, sections: Sections, out_dir: str | Path, train: _Split, test: _Split,
+                  route: Callable[[int], dict[str, Any]], counts: Mapping[str, int], hw: tuple[int, int]) -> tuple[dict[str, int], dict[str, list[bool]]]:
+    """Write every split section by section; per split its foreground voxels and, per written section, whether it
+    is labelled. Nothing is left behind when a split turns out unusable (the writers' block fails first)."""
     fg, labelled = dict.fromkeys(counts, 0), {split: [] for split in counts}  # labelled: per written section
     with contextlib.ExitStack() as stack:
         writers = {
@@ -230,23 +245,21 @@ def prepare_task(task: TaskSpec, sections: Sections, out_dir: str | Path, patch_
     if not counts["test"]:  # no test region: an empty split keeps all prepared data alike
         for path in split_paths(out_dir, "test"):
             write_npy(path, np.zeros((0, *hw), np.uint8))
-    for split in counts:
-        shape = np.load(split_paths(out_dir, split)[0], mmap_mode="r").shape
-        scored = sum(labelled[split]) * math.prod(shape[1:])
-        summary["splits"][split] = {"shape": list(shape), "blocks": blocks[split], "labelled_sections": sum(labelled[split]),
-                                    "foreground": fg[split] / scored if scored else None}
+    return fg, labelled
+
+
+def _patch_index(task: TaskSpec, summary: Mapping[str, Any], blocks: Mapping[str, Any], train_labelled: Sequence[bool],
+                 patch_size: tuple[int, int, int], stride: tuple[int, int, int], seed: int, cells: bool) -> dict[str, Any]:
+    """The training origins (tiles or cells holding a labelled section) and the fixed order label budgets take them in."""
     train_shape = tuple(summary["splits"]["train"]["shape"][1:])
     depth = stride[0] if cells else patch_size[0]
-    origins = [o for o in _block_origins(blocks["train"], train_shape, patch_size, stride, cells) if any(labelled["train"][o[0]:o[0] + depth])]
+    origins = [o for o in _block_origins(blocks["train"], train_shape, patch_size, stride, cells) if any(train_labelled[o[0]:o[0] + depth])]
     if not origins:
         raise ValueError(f"task {task.id}: training region {summary['splits']['train']['shape']} holds no {patch_size} patch"
                          + (" with a labelled section" if task.labelled is not None else ""))
-    summary["test_patches"] = len(_block_origins(blocks["test"], tuple(summary["splits"]["test"]["shape"][1:]), patch_size, stride))
-    summary["budget_unit"] = "cell" if cells else "tile"
-    summary["origins"] = [list(o) for o in origins]
-    summary["subset_order"] = subset_order(len(origins), seed)
-    write_json(Path(out_dir) / PATCH_INDEX, summary)
-    return summary
+    test_patches = len(_block_origins(blocks["test"], tuple(summary["splits"]["test"]["shape"][1:]), patch_size, stride))
+    return {"test_patches": test_patches, "budget_unit": "cell" if cells else "tile", "origins": [list(o) for o in origins],
+            "subset_order": subset_order(len(origins), seed)}
 
 
 def _scale_slice(s: slice, factor: float) -> slice:
