@@ -189,7 +189,8 @@ def _synthetic_split(shape: tuple[int, int, int], seed: int) -> tuple[np.ndarray
 def job_cases(suite: Suite, sizes: dict[str, Any], steps: int, split: tuple[int, int, int], tmp: Path) -> dict[str, float]:
     """One pretraining and one fine-tuning job (paper config's settings) for ``steps`` steps; seconds per step."""
     from vemtransfer.config import ModelConfig, load_config
-    from vemtransfer.data.patches import Volume, tile_origins
+    from vemtransfer.data.patches import tile_origins
+    from vemtransfer.data.splits import Volume
     from vemtransfer.training.train import train_model
 
     cfg = load_config(REPO / "config" / "config.yaml")

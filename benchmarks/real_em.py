@@ -121,8 +121,8 @@ def hela_splits(mirror: Path) -> tuple[Any, Any, Any]:
     """
     import cv2
 
-    from vemtransfer.data.patches import Volume
     from vemtransfer.data.prepare import enhance
+    from vemtransfer.data.splits import Volume
 
     def read(names: Sequence[str]) -> Volume:
         image = np.stack([enhance(cv2.imread(str(mirror / HELA / "images" / f"{n}.png"), cv2.IMREAD_GRAYSCALE)) for n in names])
@@ -278,7 +278,7 @@ def run_task(raw: dict[str, Any], task: str, threads: int, methods: Sequence[str
     (each as ``methods`` asks); a row of the table with every method's seconds."""
     from vemtransfer.baselines.pixel_classifier import ForestSettings
     from vemtransfer.core.layout import Layout
-    from vemtransfer.data.patches import load_split
+    from vemtransfer.data.splits import load_split
 
     started = time.perf_counter()
     row: dict[str, Any] = {"task": task, "network": None, "rf": None, "thresholds": None, "why_no_network": None}
@@ -307,7 +307,7 @@ def run_task(raw: dict[str, Any], task: str, threads: int, methods: Sequence[str
 
 def _draw_overlay(raw: dict[str, Any], row: dict[str, Any], out: Path) -> None:
     from vemtransfer.core.layout import Layout
-    from vemtransfer.data.patches import load_split
+    from vemtransfer.data.splits import load_split
     from vemtransfer.inference.predict import predict_volume
     from vemtransfer.model.checkpoint import load_model
 

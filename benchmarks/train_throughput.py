@@ -29,7 +29,8 @@ import torch
 import vemtransfer.training.train as vt
 from benchmarks._common import ints, machine, sync, table
 from vemtransfer.config import EvalConfig, ModelConfig, TrainConfig
-from vemtransfer.data.patches import PatchBatches, Volume, tile_origins
+from vemtransfer.data.patches import PatchBatches, tile_origins
+from vemtransfer.data.splits import Volume
 from vemtransfer.data.synthetic import generate_tissue
 from vemtransfer.model.loss import DiceCELoss
 from vemtransfer.model.network import PAPER_BN_MOMENTUM, PAPER_WIDTHS, RSUNet

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("empanada", reason="the baselines extra is not installed: bash scripts/install.sh --baselines (README)")
-from baseline_models import random_mitonet  # noqa: E402
-
 from vemtransfer.baselines import mitonet  # noqa: E402
+
+from baseline_models import random_mitonet  # noqa: E402
 
 
 @pytest.fixture(scope="module")

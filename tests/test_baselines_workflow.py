@@ -9,6 +9,7 @@ import json
 import pandas as pd
 import pytest
 import yaml
+
 from baseline_models import random_mitonet, random_sam2
 from loopback import FileServer
 from workflow_helpers import snakemake

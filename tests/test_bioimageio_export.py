@@ -14,7 +14,6 @@ from typing import Any
 
 import bioimageio.core as bioimageio_core
 import httpx
-import job_helpers as jobs
 import numpy as np
 import pytest
 import tifffile
@@ -25,8 +24,8 @@ from bioimageio.core.common import MemberId
 from test_export import trained  # noqa: F401 (the fixture: a tiny model trained through the workflow's jobs)
 
 from vemtransfer.cli import main
-from vemtransfer.data.patches import normalise
 from vemtransfer.data.prepare import enhance, preprocess_image
+from vemtransfer.data.splits import normalise
 from vemtransfer.data.synthetic import generate_tissue
 from vemtransfer.export.bioimageio import GAIN, OFFSET, PACKAGE_DIR, PACKAGE_ZIP, PAPER_CITATION, export_bioimageio
 from vemtransfer.export.torchscript import model_metadata
@@ -34,6 +33,8 @@ from vemtransfer.inference.ome import open_prediction
 from vemtransfer.inference.runners import TorchRunner
 from vemtransfer.model.checkpoint import load_model, save_model
 from vemtransfer.model.network import RSUNet
+
+import job_helpers as jobs
 
 PATCH = (3, 32, 32)
 VOXEL_NM = [40.0, 10.0, 10.0]

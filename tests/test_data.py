@@ -3,7 +3,8 @@ import pytest
 
 from vemtransfer.config import TrainConfig
 from vemtransfer.config.grid import budget_size
-from vemtransfer.data.patches import PatchBatches, Volume, augment, normalise, subset_order, tile_origins
+from vemtransfer.data.patches import PatchBatches, augment, subset_order, tile_origins
+from vemtransfer.data.splits import Volume, normalise
 
 
 def _cfg(**kw) -> TrainConfig:

@@ -6,17 +6,18 @@ import copy
 import json
 from pathlib import Path
 
-import job_helpers as jobs
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from loopback import fake_datasets_server
-from workflow_helpers import snakemake
 
 from vemtransfer.config import validate_config
 from vemtransfer.data.datasets.store import SectionStore
 from vemtransfer.data.download import DownloadError
+
+import job_helpers as jobs
+from loopback import fake_datasets_server
+from workflow_helpers import snakemake
 
 
 @pytest.fixture

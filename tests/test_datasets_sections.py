@@ -16,11 +16,9 @@ from pathlib import Path
 
 import cv2
 import h5py
-import job_helpers as jobs
 import numpy as np
 import pytest
 import tifffile
-from loopback import FileServer
 from PIL import Image
 
 from vemtransfer.config import ConfigError, validate_config
@@ -28,6 +26,9 @@ from vemtransfer.data.datasets.common import binarise_mask, png_bit_depth
 from vemtransfer.data.datasets.section_files import read_sha256sums
 from vemtransfer.data.datasets.store import SectionStore
 from vemtransfer.data.download import DownloadError
+
+import job_helpers as jobs
+from loopback import FileServer
 
 SHAPE = (12, 16)
 N = 6

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from vemtransfer.config import TrainConfig
-from vemtransfer.data.patches import PatchBatches, RandomPatches, Volume, tile_origins
+from vemtransfer.data.patches import PatchBatches, RandomPatches, tile_origins
+from vemtransfer.data.splits import Volume
 from vemtransfer.training.device_batches import _iterate, device_batches, make_batch
 
 CFG = TrainConfig(lr=0.002, batch_size=4, pos_weight=5.0, dice_smooth=1.0, epochs=5, max_steps=None, val_every=10,

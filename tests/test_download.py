@@ -12,10 +12,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from loopback import FileServer
 
 from vemtransfer.data.download import DownloadError, download, range_get, remote_size, write_manifest
 from vemtransfer.data.remote_zip import HttpZip
+
+from loopback import FileServer
 
 FAST = {"backoff": 0, "timeout": 5}  # no sleeping between retries; never hang a test
 

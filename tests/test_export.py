@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import job_helpers as jobs
 import numpy as np
 import pytest
 import tifffile
@@ -17,6 +16,8 @@ from vemtransfer.data.volume_io import open_volume
 from vemtransfer.export.torchscript import PreprocessedVolume
 from vemtransfer.inference.ome import open_prediction
 from vemtransfer.jobs.prediction import predict_test_job
+
+import job_helpers as jobs
 
 
 @pytest.fixture

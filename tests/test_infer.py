@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from vemtransfer.data.patches import normalise
+from vemtransfer.data.splits import normalise
 from vemtransfer.inference.predict import blend_weight, predict_volume
 from vemtransfer.inference.tiling import window_starts
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import job_helpers as jobs
 import numpy as np
 import pytest
 import tifffile
@@ -16,11 +15,13 @@ from vemtransfer.config import ConfigError, EvalConfig, validate_config
 from vemtransfer.data.datasets import open_whole_volume
 from vemtransfer.data.datasets.local import local_files, open_local
 from vemtransfer.data.file_checks import region_errors
-from vemtransfer.data.patches import Volume, load_split
+from vemtransfer.data.splits import Volume, load_split
 from vemtransfer.data.synthetic import generate_tissue
 from vemtransfer.inference.predict import predict_volume
 from vemtransfer.training import evaluate
 from vemtransfer.training.evaluate import evaluate_model
+
+import job_helpers as jobs
 
 
 class WindowContext(torch.nn.Module):

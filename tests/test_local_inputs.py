@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import job_helpers as jobs
 import numpy as np
 import pytest
 import tifffile
@@ -17,6 +16,8 @@ from vemtransfer.data.datasets.local import local_files, open_local
 from vemtransfer.data.file_checks import region_errors, volume_header
 from vemtransfer.data.synthetic import generate_tissue
 from vemtransfer.data.volume_io import open_volume
+
+import job_helpers as jobs
 
 
 def _stack(shape=(12, 16, 24), seed=0) -> np.ndarray:

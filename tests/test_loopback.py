@@ -13,6 +13,9 @@ import numpy as np
 import pytest
 import requests
 import yaml
+
+from vemtransfer.data.remote_zip import HttpZip
+
 from loopback import (
     EMPIAR_DIR,
     EMPIAR_RAW_DIR,
@@ -22,8 +25,6 @@ from loopback import (
     build_fake_datasets,
     fake_datasets_server,
 )
-
-from vemtransfer.data.remote_zip import HttpZip
 
 FAST = {"backoff": 0, "timeout": 5}
 

@@ -22,12 +22,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from loopback import FileServer
-from workflow_helpers import job_stats
-from workflow_helpers import snakemake as run_snakemake
 
 from vemtransfer.data.datasets.section_files import read_sha256sums
 from vemtransfer.data.datasets.store import SectionStore
+
+from loopback import FileServer
+from workflow_helpers import job_stats
+from workflow_helpers import snakemake as run_snakemake
 
 pytestmark = pytest.mark.workflow
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from workflow_helpers import snakemake
 
 from vemtransfer.baselines import pixel_classifier as pc
 from vemtransfer.baselines.rows import rows
 from vemtransfer.report.baseline_check import baseline_comparison
+
+from workflow_helpers import snakemake
 
 FAST = pc.ForestSettings(trees=10, samples=4000, sigmas=(1.0, 3.5), seed=3)
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from workflow_helpers import snakemake
 
 from vemtransfer.config import validate_config
-from vemtransfer.data.patches import IGNORE
+from vemtransfer.data.splits import IGNORE
 from vemtransfer.planning.fingerprint import fingerprint, object_diameters
 from vemtransfer.planning.plan import PLAN_FILE, apply_plan, describe, make_plan, plan_task, read_plan, window_cells
+
+from workflow_helpers import snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,12 +1,13 @@
 import json
 
-import job_helpers as jobs
 import numpy as np
 import pytest
 
 from vemtransfer.config import validate_config
-from vemtransfer.data.patches import load_split
 from vemtransfer.data.prepare import carve_validation, enhance
+from vemtransfer.data.splits import load_split
+
+import job_helpers as jobs
 
 
 def test_validation_is_the_far_end_of_the_training_region_and_at_least_a_patch():

@@ -8,14 +8,15 @@ import shutil
 import pytest
 import torch
 import yaml
-from loopback import FileServer
-from workflow_helpers import job_stats, snakemake
 
 from vemtransfer.config import ConfigError, validate_config
 from vemtransfer.data.download import DownloadError
 from vemtransfer.model.checkpoint import read_model_file, save_model
 from vemtransfer.model.network import RSUNet
 from vemtransfer.model.pretrained import import_model, model_spec
+
+from loopback import FileServer
+from workflow_helpers import job_stats, snakemake
 
 
 def _model_file(path, task="SynthKidney-M", widths=(2, 4, 4, 8)):

@@ -6,16 +6,17 @@ from __future__ import annotations
 import hashlib
 import zipfile
 
-import job_helpers as jobs
 import pytest
 import torch
 import yaml
-from loopback import FileServer
 
 from vemtransfer.cli import main
 from vemtransfer.model.checkpoint import read_model_file
 from vemtransfer.model.package import is_package, package_to_model_file
 from vemtransfer.model.pretrained import import_model
+
+import job_helpers as jobs
+from loopback import FileServer
 
 SOURCE, TARGET = "SynthKidney-M", "SynthLiver-M"
 WIDTHS = [2, 4, 4, 8]

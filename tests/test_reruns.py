@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from conftest import REPO, tiny_config
 from workflow_helpers import job_stats, snakemake
 

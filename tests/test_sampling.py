@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from vemtransfer.config import ConfigError, TrainConfig, apply_recipe, recipe_defaults, validate_config
-from vemtransfer.data.patches import IGNORE, RandomPatches, Volume, planned_steps, tile_origins, validation_crops
+from vemtransfer.data.patches import RandomPatches, planned_steps, tile_origins, validation_crops
+from vemtransfer.data.splits import IGNORE, Volume
 from vemtransfer.model.network import RSUNet, count_parameters
 from vemtransfer.training.train import lr_at
 

@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, tiny_config
-from workflow_helpers import job_stats, snakemake_cmd
 
 from vemtransfer.inference.ome import open_prediction
+
+from conftest import REPO, tiny_config
+from workflow_helpers import job_stats, snakemake_cmd
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 

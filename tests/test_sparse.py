@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import job_helpers as jobs
 import numpy as np
 import pytest
 import tifffile
@@ -14,11 +13,13 @@ import yaml
 
 from vemtransfer.config import validate_config
 from vemtransfer.data.datasets import needed_sections
-from vemtransfer.data.patches import IGNORE, load_split
+from vemtransfer.data.splits import IGNORE, load_split
 from vemtransfer.data.synthetic import generate_tissue
 from vemtransfer.model.loss import DiceCELoss
 from vemtransfer.model.metrics import confusion
 from vemtransfer.training.evaluate import evaluate_model
+
+import job_helpers as jobs
 
 LABELLED = [1, 4, 7, 10, 13]
 

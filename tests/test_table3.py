@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from loopback import FileServer
 
 from vemtransfer.baselines import BaselineUnavailable, require
 from vemtransfer.baselines.rows import OURS, Row, ours_rows, parse_method, rows
@@ -18,6 +17,8 @@ from vemtransfer.data.datasets.store import ArraySections
 from vemtransfer.data.download import DownloadError
 from vemtransfer.data.prepare import prepare_raw_split
 from vemtransfer.report.table3 import table3, to_markdown
+
+from loopback import FileServer
 
 
 def test_paper_config_asks_for_every_row_of_the_papers_table3(repo):

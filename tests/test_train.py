@@ -1,16 +1,18 @@
 import json
 
-import job_helpers as jobs
 import numpy as np
 import pytest
 import torch
 
 from vemtransfer.config import validate_config
-from vemtransfer.data.patches import Volume, split_paths, tile_origins
+from vemtransfer.data.patches import tile_origins
+from vemtransfer.data.splits import Volume, split_paths
 from vemtransfer.jobs import training
 from vemtransfer.model.checkpoint import load_model, load_pretrained_weights, read_model_file, save_model
 from vemtransfer.model.network import RSUNet
 from vemtransfer.training.train import train_model
+
+import job_helpers as jobs
 
 
 def _volume(seed: int) -> Volume:

@@ -6,14 +6,12 @@ import json
 from pathlib import Path
 
 import cv2
-import job_helpers as jobs
 import numpy as np
 import pandas as pd
 import pytest
 import tifffile
 import yaml
 import zarr
-from workflow_helpers import job_outputs, snakemake
 
 from vemtransfer.cli import main
 from vemtransfer.config import ConfigError, validate_config
@@ -21,6 +19,9 @@ from vemtransfer.data.datasets.local import open_local
 from vemtransfer.data.synthetic import generate_tissue
 from vemtransfer.data.volume_io import open_volume
 from vemtransfer.inference.ome import open_prediction, prediction_info
+
+import job_helpers as jobs
+from workflow_helpers import job_outputs, snakemake
 
 
 def _user_volume(tmp_path: Path, shape=(16, 128, 128)) -> tuple[Path, Path]:

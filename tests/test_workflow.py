@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import job_outputs, job_resources, job_stats, snakemake
 
 from vemtransfer.baselines import rows as baseline_rows
 from vemtransfer.config import Config, grid, load_config
@@ -17,6 +16,8 @@ from vemtransfer.inference.ome import open_prediction
 from vemtransfer.inference.runners import make_runner
 from vemtransfer.inference.volume import predict_to_zarr
 from vemtransfer.model.checkpoint import load_model
+
+from workflow_helpers import job_outputs, job_resources, job_stats, snakemake
 
 pytestmark = pytest.mark.workflow
 

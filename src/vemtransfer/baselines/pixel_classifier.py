@@ -13,7 +13,7 @@ defaults as closely as scikit-image and scikit-learn allow:
   count), seeded, on a bounded random sample of labelled pixels with as many foreground as
   background pixels (a user's scribbles are roughly balanced; a dense mask of 2 % foreground is
   not), so training time does not grow with the volume;
-- labels are 0/1 with :data:`~vemtransfer.data.patches.IGNORE` (255) for unlabelled pixels, which are
+- labels are 0/1 with :data:`~vemtransfer.data.splits.IGNORE` (255) for unlabelled pixels, which are
   never sampled and never scored, so sparse scribbles and dense masks are the same case;
 - the decision threshold on the foreground probability is chosen on the validation split
   (balanced sampling shifts the forest's probabilities towards the foreground, so 0.5 is rarely
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from sklearn.ensemble import RandomForestClassifier
 
 IGNORE = 255
-"""Label value of unlabelled pixels (as in :data:`vemtransfer.data.patches.IGNORE`; repeated, not imported,
+"""Label value of unlabelled pixels (as in :data:`vemtransfer.data.splits.IGNORE`; repeated, not imported,
 so this module does not pull in torch)."""
 SIGMAS: tuple[float, ...] = (0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
 """ilastik's default feature scales (its 0.3 is left out: below a pixel it adds noise, not information)."""

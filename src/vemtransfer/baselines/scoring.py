@@ -17,7 +17,7 @@ from vemtransfer.config import Config
 from vemtransfer.core.device import pick_device
 from vemtransfer.core.provenance import git_commit
 from vemtransfer.core.storage import atomic_path, write_json
-from vemtransfer.data.patches import split_paths
+from vemtransfer.data.splits import split_paths
 from vemtransfer.model.metrics import confusion, scores
 
 

@@ -4,7 +4,7 @@ A task's ``preprocess`` (crop, resize or a target pixel size, CLAHE order) is da
 means for shapes and voxel sizes is decided here once, for validation (regions against the
 prepared plane), preparation, the report's Table 1 and the exported models alike. The pixel
 operations themselves are :mod:`vemtransfer.data.prepare`'s (enhancement) and
-:func:`vemtransfer.data.patches.normalise`'s (scaling), which read the constants below; the
+:func:`vemtransfer.data.splits.normalise`'s (scaling), which read the constants below; the
 exported models (``model.json``, the bioimage.io package) describe the same steps from them.
 """
 

@@ -12,7 +12,7 @@ the training region along one axis. Only one section is in memory at a time.
 
 Sparsely annotated volumes (``labelled_sections``): the image keeps every section of the
 region, so patches see their real 3-D context, while label sections nobody annotated are
-written as :data:`~vemtransfer.data.patches.IGNORE` and never read from the dataset; training
+written as :data:`~vemtransfer.data.splits.IGNORE` and never read from the dataset; training
 patches must hold a labelled section. A task without a test region gets an empty test split.
 """
 
@@ -36,7 +36,8 @@ from vemtransfer.config.preprocess import BLUR_KERNEL, BLUR_SIGMA, CLAHE_CLIP, C
 from vemtransfer.core.layout import PATCH_INDEX
 from vemtransfer.core.storage import npy_section_writer, write_json, write_npy
 from vemtransfer.data.datasets.store import Sections
-from vemtransfer.data.patches import IGNORE, cell_origins, split_paths, subset_order, tile_origins
+from vemtransfer.data.patches import cell_origins, subset_order, tile_origins
+from vemtransfer.data.splits import IGNORE, split_paths
 
 AXES = "zyx"
 log = logging.getLogger(__name__)

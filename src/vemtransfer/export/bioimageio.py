@@ -14,7 +14,7 @@ network without this repository. It holds:
   with or without vemtransfer installed;
 - input ``raw`` (batch, channel, z, y, x): float32 holding the preprocessed uint8 values
   0-255, with a ``scale_linear`` preprocessing step (gain 1/127.5, offset -1) that
-  reproduces :func:`vemtransfer.data.patches.normalise`. The CLAHE + blur (+ crop / resize) the
+  reproduces :func:`vemtransfer.data.splits.normalise`. The CLAHE + blur (+ crop / resize) the
   network was trained with cannot be expressed as spec operations: they are documented and
   must be applied by the user beforehand;
 - output ``probability`` of the same shape: the network's logits through a ``sigmoid``
@@ -43,7 +43,7 @@ import torch
 
 from vemtransfer.config.preprocess import INTENSITY_CENTRE, describe_preprocess
 from vemtransfer.core.storage import atomic_path, save_torch, write_npy, write_text
-from vemtransfer.data.patches import normalise
+from vemtransfer.data.splits import normalise
 from vemtransfer.export.model_card import PAPER_CITATION, plain, readme
 from vemtransfer.export.torchscript import write_torchscript
 from vemtransfer.model import network as model_module

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from vemtransfer.data.patches import normalise
+from vemtransfer.data.splits import normalise
 from vemtransfer.inference.tiling import WindowGrid
 
 

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from vemtransfer.core.boxes import Box, box_slices, chunk_boxes, intersect
 from vemtransfer.core.storage import fresh_dir, replace_dir, write_json
-from vemtransfer.data.patches import normalise
+from vemtransfer.data.splits import normalise
 from vemtransfer.inference.predict import blend_weight
 from vemtransfer.inference.runners import Runner
 from vemtransfer.inference.tiling import BlockPlan, WindowGrid, read_padded

@@ -11,7 +11,7 @@ from vemtransfer.config import Config
 from vemtransfer.core.device import pick_device
 from vemtransfer.core.provenance import git_commit
 from vemtransfer.core.storage import write_json
-from vemtransfer.data.patches import load_split
+from vemtransfer.data.splits import load_split
 from vemtransfer.inference.predict import channels_last_on
 from vemtransfer.model.checkpoint import read_model_file
 from vemtransfer.training.evaluate import evaluate_model

@@ -12,7 +12,8 @@ from vemtransfer.baselines.rows import PIXEL_CLASSIFIER
 from vemtransfer.baselines.scoring import write_scores
 from vemtransfer.config import Config
 from vemtransfer.core.seeds import job_seed
-from vemtransfer.data.patches import Volume, load_split, validation_crops
+from vemtransfer.data.patches import validation_crops
+from vemtransfer.data.splits import Volume, load_split
 
 METHOD = PIXEL_CLASSIFIER
 """Its method id: the file name of its metrics JSON and prediction under ``results/baselines/<task>/``."""

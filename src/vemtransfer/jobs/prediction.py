@@ -18,8 +18,8 @@ import torch
 
 from vemtransfer.config import Config
 from vemtransfer.core.device import pick_device
-from vemtransfer.data.patches import load_split
 from vemtransfer.data.spacing import task_spacing, volume_spacing
+from vemtransfer.data.splits import load_split
 from vemtransfer.inference.runners import Runner, make_runner
 from vemtransfer.inference.tiling import BlockPlan
 from vemtransfer.inference.volume import assemble_prediction, plan_for, predict_blocks, predict_to_zarr

@@ -13,7 +13,7 @@ from vemtransfer.config import Config
 from vemtransfer.config.grid import PRETRAIN_BUDGET, budget_size
 from vemtransfer.core.provenance import git_commit
 from vemtransfer.core.seeds import job_seed
-from vemtransfer.data.patches import load_split
+from vemtransfer.data.splits import load_split
 from vemtransfer.model.checkpoint import read_model_file
 from vemtransfer.planning.plan import apply_plan, read_plan, window_cells
 from vemtransfer.training.train import train_model

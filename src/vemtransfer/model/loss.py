@@ -3,7 +3,7 @@
 The paper found the sum more robust across tasks than either term alone: BCE behaves when
 classes are balanced, Dice when the object is sparse. Computed in float32 even under
 autocast, because the Dice sums overflow in fp16 on 10 x 18 x 160 x 160 batches.
-With ``ignore`` (sparsely labelled tasks) voxels labelled :data:`vemtransfer.data.patches.IGNORE`
+With ``ignore`` (sparsely labelled tasks) voxels labelled :data:`vemtransfer.data.splits.IGNORE`
 count in neither term; without it the loss is exactly the authors'.
 """
 
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vemtransfer.data.patches import IGNORE
+from vemtransfer.data.splits import IGNORE
 
 
 class DiceCELoss(nn.Module):

@@ -4,7 +4,7 @@ The paper reports "IoU"; the authors' torchmetrics call averaged the foreground 
 background IoU, which flatters sparse objects (background IoU is near 1). We report the
 foreground IoU and that mean side by side, so our numbers can be compared with theirs and
 with the literature. Counts are exact integers over the whole test volume; voxels whose
-label is neither 0 nor 1 (:data:`vemtransfer.data.patches.IGNORE`: sections nobody annotated) are
+label is neither 0 nor 1 (:data:`vemtransfer.data.splits.IGNORE`: sections nobody annotated) are
 not counted.
 """
 

@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from vemtransfer.config.preprocess import prepared_voxel_nm
 from vemtransfer.core.layout import PATCH_INDEX
-from vemtransfer.data.patches import IGNORE, load_split
+from vemtransfer.data.splits import IGNORE, load_split
 
 MIN_OBJECT_PX = 9
 """Connected components smaller than this (3 x 3 px) are label noise, not objects."""

@@ -15,8 +15,8 @@ import numpy as np
 
 from vemtransfer.config import Config
 from vemtransfer.core.layout import PATCH_INDEX, zarr_store
-from vemtransfer.data.patches import load_split
 from vemtransfer.data.spacing import task_spacing, volume_spacing
+from vemtransfer.data.splits import load_split
 from vemtransfer.inference.meshes import mesh_from_mask, write_ply
 from vemtransfer.inference.ome import open_prediction
 from vemtransfer.report.overlays import plot_fig3, plot_fig4, plot_fig5

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from vemtransfer.data.patches import IGNORE, PatchBatches, PatchPlan, RandomPatches
+from vemtransfer.data.patches import PatchBatches, PatchPlan, RandomPatches
+from vemtransfer.data.splits import IGNORE
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from vemtransfer.config import EvalConfig
-from vemtransfer.data.patches import Volume
+from vemtransfer.data.splits import Volume
 from vemtransfer.inference.predict import predict_volume
 from vemtransfer.model.checkpoint import load_model
 from vemtransfer.model.metrics import confusion, scores

@@ -27,7 +27,8 @@ from tqdm import tqdm
 from vemtransfer.config import EvalConfig, ModelConfig, TrainConfig
 from vemtransfer.core.device import pick_device
 from vemtransfer.core.storage import save_torch, write_json
-from vemtransfer.data.patches import PatchBatches, RandomPatches, Volume, in_memory, training_batches, validation_crops
+from vemtransfer.data.patches import PatchBatches, RandomPatches, training_batches, validation_crops
+from vemtransfer.data.splits import Volume, in_memory
 from vemtransfer.inference.predict import channels_last_on, memory_format, precision_autocast, predict_crops, predict_volume, training_precision
 from vemtransfer.model.checkpoint import load_pretrained_weights, save_model
 from vemtransfer.model.loss import DiceCELoss
@@ -135,7 +136,7 @@ def train_model(
     Writes ``model.pt`` and ``history.json`` into ``out_dir``; while running, a resumable
     ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps, which a rerun of the same job
     picks up. ``callback(step)`` runs after every step (progress hooks, tests). ``sparse``:
-    the labels hold :data:`~vemtransfer.data.patches.IGNORE` sections, left out of the loss.
+    the labels hold :data:`~vemtransfer.data.splits.IGNORE` sections, left out of the loss.
     The splits' ``blocks`` (sections per stacked volume, from the patch index) keep patches and
     validation crops inside one volume. ``val_seed``
     places the validation crops (default ``seed``; give every model of the same prepared data the same).
