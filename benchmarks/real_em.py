@@ -57,6 +57,7 @@ import yaml
 
 from benchmarks._common import machine, table
 from vemtransfer.core.device import pick_device
+from vemtransfer.inference.predict import training_precision
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "testdata"
@@ -403,10 +404,13 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
             rows.append(run_task(raw, task, threads, args.methods, args.mirror, rf_settings))
             print(f"done: {summary_line(rows[-1])}", file=sys.stderr, flush=True)  # progress: a long run's sets one by one
     print(f"# Real EM: {args.recipe} recipe, methods {','.join(args.methods)}" + (" (SMOKE: 2 steps)" if args.smoke else ""))
-    print(machine(pick_device()) + "\n")  # where training ran: the workflow trains on CUDA when present
+    device = pick_device()
+    print(machine(device) + "\n")  # where training ran: the workflow trains on CUDA when present
+    t = raw["train"]
+    used = training_precision(device, t["amp"], t["cpu_precision"], t["cuda_precision"])  # what ran, not only what was asked
     print(f"network widths {raw['model']['widths']}, planar_levels {raw['model']['planar_levels']}, patch {raw['patches']['size']}, "
           f"batch {raw['train']['batch_size']}, {raw['train']['sampling']} sampling (foreground {raw['train']['foreground_fraction']}), "
-          f"channels_last {raw['train']['channels_last']}, cpu_precision {raw['train']['cpu_precision']}; "
+          f"channels_last {raw['train']['channels_last']}, precision {used} (cpu_precision: {t['cpu_precision']}); "
           f"pixel classifier: {rf_settings.trees} trees, up to {rf_settings.samples} balanced training pixels, sigmas {list(rf_settings.sigmas)}\n")
     print(table(["task", "method", "steps", "train s", "val % of train", "params", "val IoU %", "test IoU %", "precision", "recall"], _table_rows(rows)))
     with_model = [r for r in rows if r["task"] == "FlyVNC-M" and r["network"]]
