@@ -102,7 +102,7 @@ def test_the_papers_numbers_rerun_only_the_tables(done):
 
 @pytest.mark.parametrize(("module", "expected"), [
     ("report/figures.py", {"make_table2", "plot_fig2"}),  # the heatmap and Fig. 2
-    ("loss.py", TRAINING),
+    ("model/loss.py", TRAINING),
 ])
 def test_editing_package_code_reruns_the_jobs_that_run_it(done, module, expected):
     path = done[0] / "src" / "vemtransfer" / module

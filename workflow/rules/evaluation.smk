@@ -8,7 +8,7 @@ rule evaluate_model:
         model=L.model("{model_id}"),
         test=eval_test,
     params:
-        **job("evaluate_model.py", "patches.size", "evaluation", "train.amp", "train.channels_last", "demo",
+        **job("evaluate_model.py", "patches.size", "evaluation", "train.amp", "train.channels_last", "train.cuda_channels_last", "demo",
               tasks=lambda w: [eval_target(w)]),
         target=eval_target,
     output:
