@@ -63,8 +63,9 @@ def test_only_a_candidate_clearly_worse_than_the_best_is_dropped(tmp_path):
     record2 = select_rung(paths2, tmp_path / "rung1.json", "Lab-M", 2, 180, tmp_path / "rung2.json")
     assert record2["survivors"] == ["Good", "NoPretrain"] and "Bad" not in record2["scores"]
     assert [(d["source"], d["rung"]) for d in record2["dropped"]] == [("Bad", 1), ("Close", 2)]
-    md = rungs_markdown([tmp_path / "rung1.json", tmp_path / "rung2.json"], 500)
+    md = rungs_markdown([tmp_path / "rung1.json", tmp_path / "rung2.json"], 500, {"Good": 71.0, "NoPretrain": 31.0})
     assert "Bad: -20.0 points" in md and "Close: -20.0 points" in md and "500 steps" in md
+    assert "|      3 |     500 | Good" in md and "Good 71.0, NoPretrain 31.0" in md
 
 
 def test_nobody_is_dropped_without_an_interval_and_no_pretrain_never(tmp_path):
@@ -132,7 +133,7 @@ def test_fast_protocol_runs_end_to_end(tiny_raw, tmp_path):
     out = snakemake(tmp_path, "--configfile", str(path), "-c2", str(tmp_path / target))
     assert out.returncode == 0, out.stderr[-4000:]
     md = (tmp_path / target).read_text()
-    assert "## Rungs" in md and "6 steps" in md
+    assert "## Rungs" in md and "6 steps" in md and "|      3 |       6 |" in md
     rung2 = json.loads((tmp_path / "results/recommend/SynthLiver-M/rung2.json").read_text())
     assert "NoPretrain" in rung2["survivors"] and rung2["steps"] == 4
     final = json.loads((tmp_path / "results/models/finetune/NoPretrain__SynthLiver-M/f1/rep1/history.json").read_text())

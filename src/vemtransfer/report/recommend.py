@@ -247,7 +247,7 @@ def build_recommendation(history_paths: Iterable[str | Path], task: str, fractio
         f"{100 * max(fractions):g} % of the labels, and the expected gain of labelling 2x more, with 95 % bootstrap intervals):\n\n"
         + curves_table(fits, table.source.tolist()).to_markdown(index=False) + "\n\nLearning curves: `learning_curve.png` beside this file (dashed: resolved fits). "
         f"`prediction.zarr` is predicted with `{choice.model_id}` (the top source's best repeat at {100 * max(fractions):g} %).\n"
-    + (f"\n## Rungs\n\n{rungs_markdown(rung_paths, final_steps)}\n" if final_steps else "")
+    + (f"\n## Rungs\n\n{rungs_markdown(rung_paths, final_steps, dict(zip(table.source, table.mean_over_fractions)))}\n" if final_steps else "")
     )
     write_text(out_md, md)
     return md

@@ -67,8 +67,9 @@ def select_rung(history_paths: Iterable[str | Path], previous: str | Path | None
     return record
 
 
-def rungs_markdown(rung_paths: Sequence[str | Path], final_steps: int) -> str:
-    """The fast protocol's section of ``recommendation.md``: each rung, its best candidate and who was dropped, when and why."""
+def rungs_markdown(rung_paths: Sequence[str | Path], final_steps: int, final_scores: dict[str, float] | None = None) -> str:
+    """The fast protocol's section of ``recommendation.md``: each rung, its best candidate and who was dropped, when and why;
+    ``final_scores`` (source: validation IoU averaged over fractions) make the last rung's row."""
     rows = []
     for p in rung_paths:
         r = json.loads(Path(p).read_text())
@@ -77,6 +78,11 @@ def rungs_markdown(rung_paths: Sequence[str | Path], final_steps: int) -> str:
                      "validation IoU (%) averaged over fractions": ", ".join(f"{s} {v:.1f}" for s, v in sorted(r["scores"].items(), key=lambda x: -x[1])),
                      "dropped": "; ".join(f"{d['source']}: {d['why']}" for d in new) or "none",
                      "go on": ", ".join(r["survivors"])})
+    if final_scores:
+        ranked = sorted(final_scores.items(), key=lambda x: -x[1])
+        rows.append({"rung": len(rows) + 1, "steps": final_steps, "best": ranked[0][0],
+                     "validation IoU (%) averaged over fractions": ", ".join(f"{s} {v:.1f}" for s, v in ranked),
+                     "dropped": "(last rung: ranked above)", "go on": ""})
     return ("Fast protocol (successive halving over real fine-tunes; each rung resumes the previous one, one learning-rate schedule "
             f"over {final_steps} steps). A candidate stops when it is worse than the rung's best by more than its paired 95 % interval; "
             f"NoPretrain always goes on. The gains above are those of the last rung ({final_steps} steps).\n\n"
