@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vemtransfer.baselines import rows as baseline_rows
 from vemtransfer.config import DATASET_ID_PATTERN, NO_PRETRAIN, TASK_ID_PATTERN, grid, job_config
+from vemtransfer.config import rungs as rung_grid
 from vemtransfer.core.layout import Layout, zarr_marker
 from vemtransfer.core.provenance import code_digest
 from vemtransfer.data.datasets import DOWNLOAD_KINDS, needed_sections
@@ -80,6 +81,36 @@ def pretrained_model(wildcards):
     if wildcards.source == NO_PRETRAIN:
         return []
     return [L.model(grid.pretrained_run(EXP, wildcards.source, int(wildcards.rep)).model_id)]
+
+
+# The fast recommendation protocol's rungs (rungs.smk)
+FAST = rung_grid.is_fast(CFG.raw)
+RUNGS = rung_grid.rung_steps(CFG.raw)
+RUNG_RUNS = rung_grid.rung_runs(EXP, RECOMMEND) if FAST else set()
+
+
+def run_of(wildcards):
+    return grid.Run(wildcards.source, wildcards.target, wildcards.budget, int(wildcards.rep))
+
+
+def rung_inputs(run, rung):
+    """What rung ``rung`` of ``run`` reads besides the data: the previous rung's folder files and survivors."""
+    if rung == 1:
+        return {}
+    prev = rung_grid.rung_id(run, rung - 1)
+    return {"previous": L.model(prev), "previous_history": L.history(prev), "previous_state": str(Path(L.model(prev)).parent / "state.pt"),
+            "survivors": L.recommend(run.target, rung_grid.survivors_name(rung - 1))}
+
+
+def last_rung_inputs(wildcards):
+    """finetune_model's extra inputs when its run is the last rung of a fast-protocol fine-tune."""
+    run = run_of(wildcards)
+    return rung_inputs(run, len(RUNGS)) if run in RUNG_RUNS else {}
+
+
+def rung_key(wildcards):
+    """The config a rung job also reads (None for a run trained whole)."""
+    return "recommend.rungs" if run_of(wildcards) in RUNG_RUNS else None
 
 
 MODEL_ID = grid.MODEL_ID_PATTERN

@@ -103,9 +103,10 @@ if RECOMMEND:
 
     rule recommend_source:
         input:
-            lambda w: [L.history(run.model_id) for run in grid.recommend_runs(EXP, w.task)],
+            histories=lambda w: [L.history(run.model_id) for run in grid.recommend_runs(EXP, w.task)],
+            rungs=lambda w: [L.recommend(w.task, rung_grid.survivors_name(k)) for k in range(1, len(RUNGS))] if FAST else [],
         params:
-            **job("recommend_source.py", *REPORT_KEYS),
+            **job("recommend_source.py", *REPORT_KEYS, "recommend.protocol", "recommend.rungs"),
         output:
             md=L.recommend("{task}", "recommendation.md"),
             csv=L.recommend("{task}", "recommendation.csv"),

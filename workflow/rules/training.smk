@@ -52,11 +52,12 @@ rule import_pretrained:
 rule finetune_model:
     input:
         lambda w: L.prepared(task_data(w.target, w.rep), "train", "val"),
+        unpack(last_rung_inputs),  # fast protocol: the previous rung and its survivors (rungs.smk)
         patches=lambda w: L.patch_index(task_data(w.target, w.rep)),
         plan=lambda w: L.plan(task_data(w.target, w.rep)),
         init=pretrained_model,
     params:
-        **job("finetune_model.py", *TRAIN_KEYS, tasks=task_of),
+        **job("finetune_model.py", *TRAIN_KEYS, rung_key, tasks=task_of),
     output:
         model=L.model("finetune/{source}__{target}/{budget}/rep{rep}"),
         history=L.history("finetune/{source}__{target}/{budget}/rep{rep}"),

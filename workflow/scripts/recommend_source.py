@@ -8,4 +8,6 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 start_job_log(sm.log[0])
 cfg = job_view(sm.params.config)
 out = sm.output
-print(build_recommendation(sm.input, sm.wildcards.task, cfg.experiment.fractions, out.md, out.csv, out.curve, out.choice, cfg.demo))
+rec = cfg.section("recommend")
+print(build_recommendation(sm.input.histories, sm.wildcards.task, cfg.experiment.fractions, out.md, out.csv, out.curve, out.choice, cfg.demo,
+                           rung_paths=sm.input.rungs, final_steps=rec["rungs"][-1] if rec["protocol"] == "fast" else None))

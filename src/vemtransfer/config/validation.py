@@ -118,6 +118,7 @@ def _reference_errors(raw: dict) -> list[str]:
                 errors.append(f"{where}.tasks[{i}]: unknown task id {tid!r}; tasks are {known}")
     if "mitonet" in b and b["mitonet"]["finetune"]["tasks"] and not b["mitonet"]["finetune"]["sets"]:
         errors.append("baselines.mitonet.finetune.sets: fine-tuning tasks are listed but no patch set")
+    errors += _rung_errors(raw)
     if not exp["targets"] and not raw["recommend"]["tasks"]:
         errors.append("experiment.targets: empty, and no recommend.tasks either: nothing would be fine-tuned")
     errors += _needs_errors(raw, exp, lists)
@@ -242,3 +243,20 @@ def load_config(path: str | Path) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return validate_config(raw)
+
+
+def _rung_errors(raw: dict) -> list[str]:
+    """The fast recommendation protocol needs increasing rungs and at least 2 repeats (paired intervals)."""
+    rec = raw["recommend"]
+    if rec["protocol"] != "fast" or not rec["tasks"]:
+        return []
+    errors = []
+    if list(rec["rungs"]) != sorted(rec["rungs"]):
+        errors.append(f"recommend.rungs: {rec['rungs']} must increase (steps at the end of each rung)")
+    if (rec["repeats"] or raw["experiment"]["repeats"]) < 2:
+        errors.append("recommend.protocol: fast prunes on paired 95 % intervals, which need recommend.repeats >= 2")
+    for i, tid in enumerate(rec["tasks"]):
+        if tid in raw["experiment"]["targets"]:
+            errors.append(f"recommend.tasks[{i}]: {tid} is also an experiment target, whose runs train whole; "
+                          "the fast protocol needs a task of its own (or recommend.protocol: full)")
+    return errors

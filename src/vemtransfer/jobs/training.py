@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,13 @@ from vemtransfer.training.train import train_model
 
 
 def train_job(cfg: Config, source: str, target: str, budget: str, rep: int, patch_index: str | Path, out_model: str | Path,
-              init: str | Path | None, threads: int = 1, plan: str | Path | None = None) -> dict[str, Any]:
+              init: str | Path | None, threads: int = 1, plan: str | Path | None = None, horizon: int | None = None,
+              stop_at: int | None = None, resume_from: str | Path | None = None) -> dict[str, Any]:
     """Train the model of one run into ``out_model``'s folder from the prepared data of
     ``patch_index``; returns the training history. Reads only the train and validation splits.
-    ``plan``: the task's ``plan.json``, whose choices replace the config's when it says ``apply``."""
+    ``plan``: the task's ``plan.json``, whose choices replace the config's when it says ``apply``.
+    A rung of the fast protocol (:mod:`vemtransfer.jobs.rungs`): ``horizon`` steps in all,
+    this job ending at ``stop_at`` and resuming ``resume_from``."""
     torch.set_num_threads(threads)
     cfg = apply_plan(cfg, read_plan(plan) if plan else None, read_model_file(init)["planar_levels"] if init and plan else None)
     folder = Path(patch_index).parent
@@ -43,12 +47,15 @@ def train_job(cfg: Config, source: str, target: str, budget: str, rep: int, patc
             "plan": str(plan) if plan else None}
     stage = "pretrain" if budget == PRETRAIN_BUDGET else "finetune"
     data_id = cfg.tasks[target].data_id(rep)
+    train_cfg = cfg.train_config(stage)
+    if horizon is not None:
+        train_cfg = replace(train_cfg, steps=horizon)
     return train_model(
         train, load_split(folder, "val"), origins, cfg.patch_size,
-        cfg.train_config(stage), cfg.model, cfg.evaluation, Path(out_model).parent, seed,
+        train_cfg, cfg.model, cfg.evaluation, Path(out_model).parent, seed,
         init=init, meta=meta, sparse=cfg.tasks[target].labelled is not None,
         val_seed=job_seed(cfg.seed, "validation", data_id),
-        cell_size=_cell_size(index, cfg, folder),
+        cell_size=_cell_size(index, cfg, folder), stop_at=stop_at, resume_from=resume_from,
     )
 
 

@@ -34,6 +34,7 @@ from vemtransfer.config import NO_PRETRAIN  # noqa: E402
 from vemtransfer.config.grid import Run, fraction_budget  # noqa: E402
 from vemtransfer.core.storage import atomic_path, write_json, write_text  # noqa: E402
 from vemtransfer.report.learning_curve import ENOUGH, CurveFit, fit_learning_curve  # noqa: E402
+from vemtransfer.report.rungs import rungs_markdown  # noqa: E402
 from vemtransfer.report.stats import Interval, gain_over_no_pretrain, paired_gain, t_interval, values_by_repeat, verdict  # noqa: E402
 
 STILL_IMPROVING = 0.5
@@ -44,6 +45,8 @@ def load_histories(paths: Iterable[str | Path]) -> pd.DataFrame:
     rows = []
     for p in paths:
         h = json.loads(Path(p).read_text())
+        if h.get("pruned_at") is not None:  # dropped by the fast protocol: shown in its rung section, not ranked
+            continue
         rows.append({k: h[k] for k in ("source", "target", "budget", "rep")} | {
             "val_iou": 100 * h["best_val_iou_fg"], "steps": h["steps_planned"], "best_step": h["best_step"], "steps_done": h["steps_done"]})
     return pd.DataFrame(rows)
@@ -210,9 +213,12 @@ def _headline(table: pd.DataFrame, noise: float) -> str:
 
 
 def build_recommendation(history_paths: Iterable[str | Path], task: str, fractions: Sequence[float], out_md: str | Path,
-                         out_csv: str | Path, out_png: str | Path, out_choice: str | Path, demo: bool) -> str:
+                         out_csv: str | Path, out_png: str | Path, out_choice: str | Path, demo: bool,
+                         rung_paths: Sequence[str | Path] = (), final_steps: int | None = None) -> str:
     """Write the ranking (CSV, Markdown with the advice), the learning-curve plot and the chosen
-    model (JSON, read by ``prediction.zarr``); returns the Markdown."""
+    model (JSON, read by ``prediction.zarr``); returns the Markdown. Fast protocol: ``rung_paths``
+    (``rung<k>.json``, the rungs before the last, whose ``final_steps`` the runs ranked here trained)
+    add a section on who was dropped when and why; dropped runs are not ranked."""
     histories = load_histories(history_paths)
     table = rank_sources(histories, fractions)
     choice = chosen_run(histories, table, fractions)
@@ -241,6 +247,7 @@ def build_recommendation(history_paths: Iterable[str | Path], task: str, fractio
         f"{100 * max(fractions):g} % of the labels, and the expected gain of labelling 2x more, with 95 % bootstrap intervals):\n\n"
         + curves_table(fits, table.source.tolist()).to_markdown(index=False) + "\n\nLearning curves: `learning_curve.png` beside this file (dashed: resolved fits). "
         f"`prediction.zarr` is predicted with `{choice.model_id}` (the top source's best repeat at {100 * max(fractions):g} %).\n"
+    + (f"\n## Rungs\n\n{rungs_markdown(rung_paths, final_steps, dict(zip(table.source, table.mean_over_fractions)))}\n" if final_steps else "")
     )
     write_text(out_md, md)
     return md

@@ -51,6 +51,8 @@ class _Progress:
     loss: list[list[float]] = field(default_factory=list)
     val: list[list[float]] = field(default_factory=list)
     val_seconds: float = 0.0
+    stopped: bool = False
+    """Patience ran out: a run resumed from this state trains no further."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ def train_model(
     sparse: bool = False,
     val_seed: int | None = None,
     cell_size: tuple[int, int, int] | None = None,
+    stop_at: int | None = None,
+    resume_from: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train on the budget's tiles ``origins`` of ``train``, keep the best model on ``val``.
 
@@ -142,6 +146,12 @@ def train_model(
     places the validation crops (default ``seed``; give every model of the same prepared data the same).
     ``cell_size``: with random sampling, ``origins`` are label-budget cells of this size
     (``prepare_task(cells=True)``) rather than patch-sized tiles.
+
+    Rungs (the fast recommendation protocol): ``stop_at`` ends the job after that many of the
+    schedule's steps (validating there), keeping the training state in ``state.pt``;
+    ``resume_from`` (a ``state.pt`` of the same run, written at a shorter ``stop_at``) continues
+    it. The learning-rate schedule and the batches always span the full horizon, so the rungs
+    chained end to end train exactly what one uninterrupted run does.
     """
     out_dir, device = Path(out_dir), device or pick_device()
     train, val = in_memory(train), in_memory(val)
@@ -153,7 +163,16 @@ def train_model(
         validation = Validation(val, patch_size, eval_cfg, channels_last=channels_last)
     data = training_batches(train, origins, patch_size, cfg, seed, list(train.blocks) if train.blocks else None, cell_size)
     with _determinism(cfg.deterministic):
-        return _train(data, validation, len(origins), cfg, model_cfg, out_dir, seed, init, device, meta, callback, sparse)
+        return _train(data, validation, len(origins), cfg, model_cfg, out_dir, seed, init, device, meta, callback, sparse,
+                      _Rung(stop_at, Path(resume_from) if resume_from else None))
+
+
+@dataclass(frozen=True)
+class _Rung:
+    """Where a rung job stops (None: at the horizon) and the state it starts from (None: fresh or its own checkpoint)."""
+
+    stop_at: int | None = None
+    resume_from: Path | None = None
 
 
 @contextlib.contextmanager
@@ -180,7 +199,7 @@ def _determinism(on: bool) -> Iterator[None]:
 
 def _train(data: PatchBatches | RandomPatches, validation: Validation, n_patches: int, cfg: TrainConfig, model_cfg: ModelConfig,
            out_dir: Path, seed: int, init: str | Path | None, device: torch.device, meta: dict[str, Any] | None,
-           callback: Callable[[int], None] | None, sparse: bool) -> dict[str, Any]:
+           callback: Callable[[int], None] | None, sparse: bool, rung: _Rung = _Rung()) -> dict[str, Any]:
     torch.manual_seed(seed)
     model = RSUNet(model_cfg.widths, model_cfg.bn_momentum, model_cfg.planar_levels)
     transferred = load_pretrained_weights(model, init) if init else 0
@@ -199,12 +218,16 @@ def _train(data: PatchBatches | RandomPatches, validation: Validation, n_patches
     signature = {"seed": seed, "steps": len(data), "patches": n_patches, "init": str(init), "widths": list(model_cfg.widths),
                  "planar_levels": model_cfg.planar_levels, "sampling": cfg.sampling}
     ckpt_path = out_dir / "checkpoint.pt"
-    prog = _resume(ckpt_path, signature, model, opt, scaler)
+    start = ckpt_path if ckpt_path.exists() or rung.resume_from is None else rung.resume_from
+    prog = _resume(start, signature, model, opt, scaler)
+    if rung.resume_from is not None and prog.step == 0:
+        raise ValueError(f"{rung.resume_from}: no state of this run to resume the rung from")
+    end = min(rung.stop_at or len(data), len(data))
     log.info("training %d steps on %d tiles (%s sampling), %s on %s, %d threads", len(data), n_patches, cfg.sampling, precision, device, torch.get_num_threads())
     started = time.time()
     bar = tqdm(total=len(data), initial=prog.step, desc=out_dir.name, file=sys.stderr, mininterval=1 if sys.stderr.isatty() else 10)
     batches = device_batches(data, prog.step, device, cfg.cuda_data_on_device)
-    for x, y in batches if batches is not None else _make_loader(data, prog.step, device, cfg.num_workers):
+    for x, y in () if prog.stopped or prog.step >= end else batches if batches is not None else _make_loader(data, prog.step, device, cfg.num_workers):
         for group in opt.param_groups:
             group["lr"] = lr_at(prog.step, len(data), cfg)
         x = x.to(device, non_blocking=True, memory_format=fmt)
@@ -214,14 +237,17 @@ def _train(data: PatchBatches | RandomPatches, validation: Validation, n_patches
         if prog.step % cfg.log_every == 0 or prog.step == len(data):
             prog.loss.append([prog.step, loss.item()])
             bar.set_postfix(loss=f"{prog.loss[-1][1]:.4f}", best_val_iou=f"{max(prog.best_score, 0):.3f}")
-        stop = _maybe_validate(model, validation, cfg, device, amp, prog, len(data))
-        if prog.step % cfg.checkpoint_every == 0 and prog.step < len(data) and not stop:
+        stop = _maybe_validate(model, validation, cfg, device, amp, prog, len(data), end)
+        prog.stopped = stop
+        if prog.step % cfg.checkpoint_every == 0 and prog.step < end and not stop:
             save_torch(ckpt_path, {"signature": signature, "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(), "progress": asdict(prog)})
         if callback:
             callback(prog.step)
-        if stop:
+        if stop or prog.step >= end:
             break
     bar.close()
+    if end < len(data):  # a rung: keep the whole state for the next rung to resume
+        save_torch(out_dir / "state.pt", {"signature": signature, "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(), "progress": asdict(prog)})
     return _finish(model, prog, out_dir, ckpt_path, len(data), n_patches, transferred, time.time() - started, meta or {})
 
 
@@ -238,9 +264,10 @@ def _optimise(model: RSUNet, opt: torch.optim.Optimizer, scaler: torch.amp.GradS
     return loss.detach()
 
 
-def _maybe_validate(model: RSUNet, validation: Validation, cfg: TrainConfig, device: torch.device, amp: bool, prog: _Progress, total: int) -> bool:
-    """Validate on schedule, keep the best weights; True when patience has run out."""
-    if prog.step % cfg.val_every and prog.step != total:
+def _maybe_validate(model: RSUNet, validation: Validation, cfg: TrainConfig, device: torch.device, amp: bool, prog: _Progress, total: int,
+                    end: int | None = None) -> bool:
+    """Validate on schedule (and at a rung's ``end``), keep the best weights; True when patience has run out."""
+    if prog.step % cfg.val_every and prog.step not in (total, end):
         return False
     started = time.time()
     s = validation.score(model, device, amp)
@@ -262,7 +289,7 @@ def _finish(model: RSUNet, prog: _Progress, out_dir: Path, ckpt_path: Path, tota
     if prog.best_state is not None:
         best.load_state_dict(prog.best_state)
     history = {
-        "steps_planned": total, "steps_done": prog.step, "stopped_early": prog.step < total,
+        "steps_planned": total, "steps_done": prog.step, "stopped_early": prog.stopped,
         "n_patches": n_patches, "transferred_tensors": transferred, "best_step": prog.best_step,
         "best_val_iou_fg": prog.best_score, "seconds_this_run": round(seconds, 2), "seconds_validating": round(prog.val_seconds, 2),
         "loss": prog.loss, "val": prog.val, **meta,
