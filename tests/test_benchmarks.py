@@ -29,6 +29,7 @@ def _number(cell: str) -> float:
     return value
 
 
+@pytest.mark.slow  # runs the benchmark end to end (training, subprocesses)
 def test_train_throughput_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     results = train_throughput.main(["--smoke"])
     out = capsys.readouterr().out
@@ -42,6 +43,7 @@ def test_train_throughput_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert ours.final_loss == pytest.approx(ref.final_loss, rel=1e-3)
 
 
+@pytest.mark.slow  # runs the benchmark end to end (training, subprocesses)
 def test_inference_memory_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     inference_memory.main(["--smoke"])
     out = capsys.readouterr().out
@@ -56,6 +58,7 @@ def test_inference_memory_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert "on CPU" in out or "on GPU" in out
 
 
+@pytest.mark.slow  # runs the benchmark end to end (training, subprocesses)
 def test_inference_engines_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     rows = inference_engines.main(["--smoke"])
     out = capsys.readouterr().out
@@ -76,6 +79,7 @@ def test_lazy_volume_is_deterministic_and_never_materialised() -> None:
     assert np.array_equal(a[1], vol[(slice(6, 7), slice(10, 42), slice(99_990, 100_000))][0])
 
 
+@pytest.mark.slow  # runs the benchmark end to end (training, subprocesses)
 def test_workflow_overhead_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     workflow_overhead.main(["--smoke"])
     rows = _rows(capsys.readouterr().out)
@@ -83,6 +87,7 @@ def test_workflow_overhead_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert _number(rows[-1][2]) > 0 and int(rows[-1][3]) > 0
 
 
+@pytest.mark.slow  # runs the benchmark end to end (training, subprocesses)
 def test_prepare_memory_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     rows = prepare_memory.main(["--smoke"])
     out = capsys.readouterr().out
@@ -127,6 +132,7 @@ def test_real_em_hela_splits_keep_the_isolated_sections_apart() -> None:
 
 
 @needs_mirror
+@pytest.mark.slow  # runs the benchmark end to end (training, subprocesses)
 def test_real_em_smoke(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     rows = real_em.main(["--smoke", "--workdir", str(tmp_path), "--overlay", str(tmp_path / "overlay.png")])
     out = capsys.readouterr().out
@@ -139,6 +145,7 @@ def test_real_em_smoke(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
 
 
 @needs_mirror
+@pytest.mark.slow  # runs the benchmark end to end (training, subprocesses)
 def test_cpu_options_smoke(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     results = cpu_options.main(["--smoke", "--workdir", str(tmp_path)])
     out = capsys.readouterr().out
@@ -147,6 +154,7 @@ def test_cpu_options_smoke(capsys: pytest.CaptureFixture[str], tmp_path) -> None
     assert _number(rows["fp32"][4]) == 1.0 and _number(rows["fp32 + channels_last"][2]) > 0
 
 
+@pytest.mark.slow  # runs the benchmark end to end (training, subprocesses)
 def test_gpu_suite_smoke_writes_one_json_line_per_case(tmp_path) -> None:
     import json
 

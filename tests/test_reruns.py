@@ -83,7 +83,7 @@ def test_a_training_setting_reruns_training_and_what_reads_it(done):
 def test_one_tasks_preprocessing_reruns_that_task_only(done):
     raw = _edited(done[2], "tasks.SynthLiver-M.preprocess", {"resize": "after_clahe"})
     jobs = _planned(done, raw)
-    assert jobs.pop("prepare_task") == 1
+    assert jobs.pop("prepare_task") == 1 and jobs.pop("plan_task") == 1  # its plan follows its prepared data
     assert "pretrain_model" not in jobs  # SynthKidney-M's data and models are untouched
     assert set(jobs) == {"finetune_model", "evaluate_model", "make_table1", "make_table2", "plot_fig2"}
     assert jobs["finetune_model"] == 2 * 3  # SynthLiver-M only: (NoPretrain, SynthKidney-M) x (p3, f1, f0.5)

@@ -57,6 +57,7 @@ def _check(result: dict, out: str, json_file: Path) -> None:
     assert re.search(r"^sizing: total_hours=\d+\.\d{3} dominant=\S+ s_per_100_steps=\S+ predict_s_per_mvoxel=\S+$", out, re.M), out
 
 
+@pytest.mark.slow  # runs the benchmark end to end (training, subprocesses)
 def test_sizing_smoke(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out_json = tmp_path / "out" / "sizing.json"
     result = sizing.main(["--smoke", "--threads", "1", "--workdir", str(tmp_path / "work"), "--out", str(out_json)])
@@ -77,6 +78,7 @@ def test_lab_stack_repeats_sections_as_tiff_and_0_255_png(tmp_path: Path) -> Non
 
 
 @pytest.mark.skipif(not real_em.MIRROR.is_dir(), reason=f"the real-data mirror {real_em.MIRROR} is absent")
+@pytest.mark.slow  # runs the benchmark end to end (training, subprocesses)
 def test_sizing_smoke_on_vnc_crops_from_the_mirror(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     result = sizing.main(["--smoke", "--threads", "1", "--mirror", str(real_em.MIRROR), "--workdir", str(tmp_path)])
     _check(result, capsys.readouterr().out, tmp_path / "sizing.json")

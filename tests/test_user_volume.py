@@ -67,7 +67,7 @@ def test_recommendation_ranks_the_same_object_above_an_unrelated_source_then_pre
     assert ranking.loc["SynthKidney-M", "rank"] < ranking.loc["SynthBrain-N", "rank"]
     assert set(ranking.index) == {"NoPretrain", "SynthKidney-M", "SynthBrain-N"}
     text = target.read_text()
-    assert "Pretrain on" in text and "% of the training patches" in text
+    assert "Pretrain on" in text and "**Labels" in text and "Learning curves (inverse power law" in text
     assert (target.parent / "learning_curve.png").stat().st_size > 10_000
     prepared = np.load(tmp_path / "resources" / "prepared" / "MyLab-M" / "test.image.npy", mmap_mode="r")
     assert prepared.shape == (4, 128, 128)  # y/x rescaled from 4 nm to 8 nm pixels
