@@ -9,6 +9,7 @@ of every key and default.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,14 @@ def _where(path: Iterator[Any]) -> str:
     return out or "<top level>"
 
 
+@functools.cache
+def load_schema() -> dict[str, Any]:
+    """The schema, parsed once per process (read-only: validation and the plans' defaults only look)."""
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
 def _schema_errors(raw: dict) -> list[str]:
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    schema = load_schema()
     errors = sorted(_Validator(schema).iter_errors(raw), key=lambda e: list(map(str, e.path)))
     return [line for e in errors for line in _error_lines(e)]
 

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from vemtransfer.config.preprocess import INTENSITY_CENTRE
 from vemtransfer.core.boxes import chunk_boxes
 from vemtransfer.core.storage import fresh_dir, replace_dir
 from vemtransfer.inference.predict import blend_weight, memory_format, precision_autocast
@@ -64,7 +65,7 @@ class DeviceRunner:
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         """uint8 (n, z, y, x) on the device -> float32 foreground probability, same shape."""
-        x = ((windows.float() - 127.5) / 127.5)[:, None].contiguous(memory_format=self.format)
+        x = ((windows.float() - INTENSITY_CENTRE) / INTENSITY_CENTRE)[:, None].contiguous(memory_format=self.format)
         with torch.inference_mode(), precision_autocast(self.device, self.precision):
             return torch.sigmoid(self.model(x).float())[:, 0]
 

@@ -33,9 +33,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from vemtransfer.config import SCHEMA_PATH, Config, recipe_defaults
+from vemtransfer.config import Config, recipe_defaults
+from vemtransfer.config.validation import load_schema
 from vemtransfer.core.storage import write_json
 from vemtransfer.planning.fingerprint import fingerprint, has_neighbours
 
@@ -65,7 +64,7 @@ def _get(raw: Mapping[str, Any], path: Sequence[str]) -> Any:
 
 
 def _schema_default(path: Sequence[str]) -> Any:
-    node = yaml.safe_load(SCHEMA_PATH.read_text())
+    node = load_schema()
     for part in path:
         node = node["properties"][part]
     return node.get("default")

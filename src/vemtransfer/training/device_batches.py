@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from vemtransfer.config.preprocess import INTENSITY_CENTRE
 from vemtransfer.data.patches import PatchBatches, PatchPlan, RandomPatches
 from vemtransfer.data.splits import IGNORE
 
@@ -65,7 +66,7 @@ def make_batch(plans: list[PatchPlan], image: torch.Tensor, label: torch.Tensor,
     xs, ys = [], []
     for p in plans:
         box = tuple(slice(o, o + n) for o, n in zip(p.origin, size))
-        x = (image[box].float() - 127.5) / 127.5
+        x = (image[box].float() - INTENSITY_CENTRE) / INTENSITY_CENTRE
         y = label[box]
         if p.mask is not None:
             y = torch.where(torch.from_numpy(p.mask).to(y.device, non_blocking=True), y, IGNORE)
