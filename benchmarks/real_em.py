@@ -11,12 +11,16 @@ describes them; the converted ones read as a lab's local folders):
   split carved from them), 15-19 test, rescaled to 10 nm pixels;
 - ``FlyL1-M``: Drosophila L1 ssTEM (ISBI 2012) mitochondria, sections 0-23 train (the last
   15 % of them, along z, validation), 24-29 test (the original split), rescaled to 10 nm;
-- ``HeLa-M``: HeLa SBF-SEM mitochondria, five isolated 2000^2 sections (about 10 nm): the
-  first two train, the third is validation (a whole held-out section: a y strip of these
-  sections holds almost no mitochondria), the last two test, each enhanced as ``prepare``
-  enhances sections. The network is not run on them (``n/a``): its
-  window is 3 sections deep and these sections have no neighbours;
+- ``HeLa-M``: HeLa SBF-SEM mitochondria, five isolated 2000^2 sections (about 10 nm), a
+  local dataset whose ``volumes`` are one section each: the first three train, of which
+  validation along z holds out the third whole (a y strip of these sections holds almost no
+  mitochondria), the last two test. Only a planned network (``--plan``: a depth-1 window)
+  trains on them; the recipe's 3-section window has no neighbours to read (``n/a``);
 - ``FlyMedulla-N``: FlyEM medulla FIB-SEM neurite interiors, every 5th section.
+
+``--plan`` trains with the task's plan applied (``plan.apply: true``: window, planar levels,
+batch, sampling and validation crops from the prepared task's fingerprint; ``plan.json`` beside
+the prepared data); without it, the recipe as it is.
 
 ``--methods`` picks among ``network``, ``threshold`` and ``rf`` (default all): ``--methods
 threshold,rf`` measures the baselines without training a network. The pixel classifier
@@ -65,8 +69,10 @@ TASKS = ("FlyVNC-M", "FlyL1-M", "HeLa-M", "FlyMedulla-N")
 METHODS = ("network", "threshold", "rf")
 L1 = Path("converted") / "drosophila_l1_sstem"
 HELA = Path("converted") / "hela_sbem_mito"
-HELA_TRAIN, HELA_VAL, HELA_TEST = ("z0001", "z0030"), ("z0060",), ("z0116", "z0150")
-NO_NETWORK = {"HeLa-M": "isolated 2-D sections: the recipe's window is 3 sections deep (per-volume plans pending)"}
+HELA_SECTIONS = ("z0001", "z0030", "z0060", "z0116", "z0150")
+HELA_TASK = {"HeLa-M": {"dataset": "hela", "label": "mito", "preprocess": {"voxel_yx_nm": 10}, "train": {"volumes": list(HELA_SECTIONS[:3])},
+                        "test": {"volumes": list(HELA_SECTIONS[3:])}, "validation": {"axis": "z"}}}
+"""Five isolated sections, each its own volume: validation along z holds out the last training section whole."""
 BLUR_SIGMA = 2.0
 
 
@@ -113,30 +119,18 @@ def l1_dataset(mirror: Path) -> dict[str, Any]:
                        "voxel_nm": [50, 4, 4]}}
 
 
-def hela_splits(mirror: Path) -> tuple[Any, Any, Any]:
-    """(train, val, test) Volumes of the five isolated HeLa sections, enhanced as ``prepare`` does.
-
-    Each section is its own one-section volume (``blocks``). Validation is a whole held-out
-    section: the last 15 % along y of these sections (the workflow's default strip) holds
-    0.1 % mitochondria, too few to choose anything on.
-    """
-    import cv2
-
-    from vemtransfer.data.prepare import enhance
-    from vemtransfer.data.splits import Volume
-
-    def read(names: Sequence[str]) -> Volume:
-        image = np.stack([enhance(cv2.imread(str(mirror / HELA / "images" / f"{n}.png"), cv2.IMREAD_GRAYSCALE)) for n in names])
-        label = np.stack([(cv2.imread(str(mirror / HELA / "mito" / f"{n}.png"), cv2.IMREAD_GRAYSCALE) >= 128).astype(np.uint8) for n in names])
-        return Volume(image, label, (1,) * len(names))
-
-    return read(HELA_TRAIN), read(HELA_VAL), read(HELA_TEST)
+def hela_dataset(mirror: Path) -> dict[str, Any]:
+    """The HeLa PNG folders as a lab's local dataset whose volumes are its five isolated sections
+    (the 0/255 masks binarised at 128; about 10 nm pixels, an assumption: the source does not say)."""
+    root = mirror / HELA
+    return {"hela": {"kind": "local", "image": str(root / "images"), "labels": {"mito": {"path": str(root / "mito"), "threshold": 128}},
+                     "voxel_nm": [50, 10, 10], "volumes": {name: {"z": [i, i + 1]} for i, name in enumerate(HELA_SECTIONS)}}}
 
 
 def benchmark_config(base_url: str, workdir: Path, recipe: str, overrides: Sequence[str], mirror: Path = MIRROR) -> dict[str, Any]:
-    """config/mini.yaml's two real datasets and tasks, URLs on ``base_url``, plus the L1 ssTEM set as a
-    local dataset of ``mirror``; outputs under ``workdir``, trained with ``recipe`` (mini's own network
-    and training keys dropped so the recipe applies)."""
+    """config/mini.yaml's two real datasets and tasks, URLs on ``base_url``, plus the L1 ssTEM and HeLa
+    sets as local datasets of ``mirror``; outputs under ``workdir``, trained with ``recipe`` (mini's own
+    network and training keys dropped so the recipe applies)."""
     mini = yaml.safe_load((REPO / "config" / "mini.yaml").read_text())
     datasets = {name: dict(mini["datasets"][name]) for name in ("fly_vnc", "fly_medulla")}
     for spec in datasets.values():
@@ -145,7 +139,8 @@ def benchmark_config(base_url: str, workdir: Path, recipe: str, overrides: Seque
     raw = {
         "demo": False, "seed": mini["seed"], "recipe": recipe,
         "results_dir": str(workdir / "results"), "resources_dir": str(workdir / "resources"), "logs_dir": str(workdir / "logs"),
-        "datasets": {**datasets, **l1_dataset(mirror)}, "tasks": {**{t: mini["tasks"][t] for t in ("FlyVNC-M", "FlyMedulla-N")}, **L1_TASK},
+        "datasets": {**datasets, **l1_dataset(mirror), **hela_dataset(mirror)},
+        "tasks": {**{t: mini["tasks"][t] for t in ("FlyVNC-M", "FlyMedulla-N")}, **L1_TASK, **HELA_TASK},
         "experiment": {"repeats": 1, "sources": ["FlyMedulla-N"], "targets": ["FlyVNC-M"], "fractions": [1.0]},
     }
     for assignment in overrides:
@@ -228,53 +223,63 @@ def _prepare(raw: dict[str, Any], task: str) -> None:
 
 
 def network_scores(raw: dict[str, Any], task: str, threads: int) -> dict[str, Any]:
-    """Train (NoPretrain, all tiles) and evaluate the network of one prepared task: its part of a row."""
+    """Train (NoPretrain, all tiles) and evaluate the network of one prepared task: its part of a row.
+    With ``plan.apply`` in ``raw`` the task is planned first (``plan.json``) and trained with the plan."""
     import torch
 
     from vemtransfer.config import validate_config
     from vemtransfer.core.layout import Layout
     from vemtransfer.jobs.evaluation import evaluate_job
+    from vemtransfer.jobs.planning import plan_task_job
     from vemtransfer.jobs.training import train_job
-    from vemtransfer.model.checkpoint import load_model
+    from vemtransfer.model.checkpoint import load_model, read_model_file
     from vemtransfer.model.network import count_parameters
 
     cfg, layout, model_id = validate_config(raw), Layout.of(raw), f"finetune/NoPretrain__{task}/f1/rep1"
+    plan = Path(layout.plan(task))
+    plan_task_job(cfg, task, layout.patch_index(task), plan)  # written either way: the table shows what it chose
     out = Path(layout.model(model_id)).parent
     for stale in ("model.pt", "history.json", "checkpoint.pt"):
         (out / stale).unlink(missing_ok=True)  # every run trains afresh: its time is the figure
     started = time.perf_counter()
-    history = train_job(cfg, "NoPretrain", task, "f1", 1, layout.patch_index(task), out / "model.pt", None, threads)
+    history = train_job(cfg, "NoPretrain", task, "f1", 1, layout.patch_index(task), out / "model.pt", None, threads, plan)
     train_seconds = time.perf_counter() - started
     metrics = evaluate_job(cfg, model_id, task, out / "model.pt", layout.prepared(task, "test")[0], layout.metrics(model_id), threads)
     torch.set_num_threads(threads)
+    meta = read_model_file(out / "model.pt")
     return {
         "steps": history["steps_done"], "train_s": train_seconds, "val_s": history["seconds_validating"],
         "params": count_parameters(load_model(out / "model.pt")), "best_step": history["best_step"],
         "val_iou": history["best_val_iou_fg"], "test": metrics["scores"], "model": out / "model.pt",
+        "window": meta["patch_size"], "planar_levels": meta["planar_levels"], "planned": bool(raw["plan"]["apply"]),
     }
 
 
-def rf_scores(raw: dict[str, Any] | None, task: str, splits: tuple[Any, Any, Any], settings: Any) -> dict[str, Any]:
-    """The pixel classifier on one set's splits: threshold chosen on the network's validation crops
-    (the whole validation split for HeLa, which has no workflow task), scored on the whole test split."""
+def rf_scores(raw: dict[str, Any], task: str, splits: tuple[Any, Any, Any], settings: Any) -> dict[str, Any]:
+    """The pixel classifier on one set's splits: threshold chosen on the network's validation crops, scored on the whole test split."""
     from vemtransfer.baselines.pixel_classifier import fit_and_predict
+    from vemtransfer.config import validate_config
+    from vemtransfer.jobs.pixel_classifier_baseline import validation_regions
     from vemtransfer.model.metrics import confusion, scores
 
     train, val, test = splits
-    crops, size = None, None
-    if raw is not None:
-        from vemtransfer.config import validate_config
-        from vemtransfer.jobs.pixel_classifier_baseline import validation_regions
-
-        crops, size = validation_regions(validate_config(raw), task, val)
+    crops, size = validation_regions(validate_config(raw), task, val)
     started = time.perf_counter()
     run = fit_and_predict((train.image, train.label), test.image, settings, (val.image, val.label), crops, size)
     return {"seconds": time.perf_counter() - started, "threshold": run.threshold, "val_iou": run.val_iou, "train_pixels": run.train_pixels,
             **scores(confusion(run.test_prob > run.threshold, np.asarray(test.label)))}
 
 
-def run_task(raw: dict[str, Any], task: str, threads: int, methods: Sequence[str] = METHODS, mirror: Path = MIRROR,
-             rf_settings: Any = None) -> dict[str, Any]:
+def no_network(raw: dict[str, Any], train_blocks: Sequence[int]) -> str | None:
+    """Why the network cannot train on a task (None: it can): without a plan, the recipe's window
+    is deeper than every training volume (isolated sections)."""
+    depth = raw["patches"]["size"][0]
+    if raw["plan"]["apply"] or max(train_blocks) >= depth:
+        return None
+    return f"isolated sections (training volumes {list(train_blocks)} deep): the recipe's window is {depth} deep; --plan trains a depth-1 window"
+
+
+def run_task(raw: dict[str, Any], task: str, threads: int, methods: Sequence[str] = METHODS, rf_settings: Any = None) -> dict[str, Any]:
     """Prepare one set, then train and evaluate the network, threshold it and run the pixel classifier
     (each as ``methods`` asks); a row of the table with every method's seconds."""
     from vemtransfer.baselines.pixel_classifier import ForestSettings
@@ -283,24 +288,20 @@ def run_task(raw: dict[str, Any], task: str, threads: int, methods: Sequence[str
 
     started = time.perf_counter()
     row: dict[str, Any] = {"task": task, "network": None, "rf": None, "thresholds": None, "why_no_network": None}
-    if task == "HeLa-M":
-        splits, task_raw = hela_splits(mirror), None
-    else:
-        _prepare(raw, task)
-        folder = Path(Layout.of(raw).prepared_dir(task))
-        splits, task_raw = tuple(load_split(folder, s) for s in ("train", "val", "test")), raw
-    if "network" in methods:
-        if task in NO_NETWORK:
-            row["why_no_network"] = NO_NETWORK[task]
-        else:
-            row["network"] = network_scores(raw, task, threads)
+    _prepare(raw, task)
+    folder = Path(Layout.of(raw).prepared_dir(task))
+    splits = tuple(load_split(folder, s) for s in ("train", "val", "test"))
     train, _, test = splits
+    if "network" in methods:
+        row["why_no_network"] = no_network(raw, list(train.blocks or [len(train.image)]))
+        if row["why_no_network"] is None:
+            row["network"] = network_scores(raw, task, threads)
     if "threshold" in methods:
         t0 = time.perf_counter()
         row["thresholds"] = {sigma: threshold_scores(train.image, train.label, test.image, test.label, sigma) for sigma in (0.0, BLUR_SIGMA)}
         row["threshold_s"] = time.perf_counter() - t0
     if "rf" in methods:
-        row["rf"] = rf_scores(task_raw, task, splits, rf_settings or ForestSettings(threads=threads))
+        row["rf"] = rf_scores(raw, task, splits, rf_settings or ForestSettings(threads=threads))
     row["set_s"] = time.perf_counter() - started
     row["shape"] = {"train": list(train.image.shape), "test": list(test.image.shape)}
     return row
@@ -342,7 +343,8 @@ def _table_rows(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
         n = r["network"]
         if n is not None:
             s = n["test"]
-            body.append([r["task"], "model (NoPretrain, all tiles)", n["steps"], round(n["train_s"], 1), round(100 * n["val_s"] / max(n["train_s"], 1e-9), 1),
+            what = f"model ({'planned' if n['planned'] else 'recipe'}: window {'x'.join(map(str, n['window']))}, planar_levels {n['planar_levels']})"
+            body.append([r["task"], what, n["steps"], round(n["train_s"], 1), round(100 * n["val_s"] / max(n["train_s"], 1e-9), 1),
                          n["params"], 100 * n["val_iou"], 100 * s["iou_fg"], s["precision"], s["recall"]])
         elif r["why_no_network"]:
             body.append([r["task"], f"model: n/a ({r['why_no_network']})", "", "", "", "", "", "", "", ""])
@@ -370,6 +372,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS), help="sets to run (default all four)")
     parser.add_argument("--methods", type=_methods, default=list(METHODS), help="comma-separated: network,threshold,rf (default all)")
     parser.add_argument("--recipe", default="cpu", help="the config recipe to train with (default cpu)")
+    parser.add_argument("--plan", action="store_true", help="train with each task's plan applied (plan.apply: true)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value (repeatable)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: every core)")
     parser.add_argument("--workdir", type=Path, default=REPO / "results" / "benchmarks" / "real_em", help="downloads, prepared data, models")
@@ -385,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
 
     threads = args.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
-    overrides = list(args.set)
+    overrides = list(args.set) + (["plan.apply=true"] if args.plan else [])
     tasks = args.tasks
     rf_settings = ForestSettings(threads=threads)
     if args.smoke:
@@ -401,9 +404,9 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
 
         raw = dict(validate_config(raw).raw)  # recipe and defaults filled in, for printing and the overlay
         for task in tasks:
-            rows.append(run_task(raw, task, threads, args.methods, args.mirror, rf_settings))
+            rows.append(run_task(raw, task, threads, args.methods, rf_settings))
             print(f"done: {summary_line(rows[-1])}", file=sys.stderr, flush=True)  # progress: a long run's sets one by one
-    print(f"# Real EM: {args.recipe} recipe, methods {','.join(args.methods)}" + (" (SMOKE: 2 steps)" if args.smoke else ""))
+    print(f"# Real EM: {args.recipe} recipe{', planned per task' if args.plan else ''}, methods {','.join(args.methods)}" + (" (SMOKE: 2 steps)" if args.smoke else ""))
     device = pick_device()
     print(machine(device) + "\n")  # where training ran: the workflow trains on CUDA when present
     t = raw["train"]

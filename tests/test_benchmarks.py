@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,18 +118,30 @@ def test_real_em_methods_option_and_summary_line_say_n_a_for_what_did_not_run() 
         real_em._methods("rf,ilastik")
     row = {"task": "HeLa-M", "network": None, "set_s": 120.0,
            "rf": {"iou_fg": 0.5, "seconds": 90.0, "train_pixels": 1000, "threshold": 0.6, "val_iou": 0.55, "precision": 0.5, "recall": 0.6},
-           "thresholds": {s: {"iou_fg": v, "dark": True, "level": 90.5, "precision": 0.3, "recall": 0.5} for s, v in ((0.0, 0.2), (2.0, 0.25))}, "why_no_network": real_em.NO_NETWORK["HeLa-M"]}
+           "thresholds": {s: {"iou_fg": v, "dark": True, "level": 90.5, "precision": 0.3, "recall": 0.5} for s, v in ((0.0, 0.2), (2.0, 0.25))}, "why_no_network": "isolated sections (training volumes [1, 1] deep)"}
     assert real_em.summary_line(row) == ("real_em: task=HeLa-M test_iou=n/a rf_iou=0.5000 threshold_iou=0.2500 train_minutes=n/a "
                                          "rf_minutes=1.50 set_minutes=2.00")
-    assert "model: n/a (isolated 2-D sections" in real_em._table_rows([row])[0][1]
+    assert "model: n/a (isolated sections" in real_em._table_rows([row])[0][1]
 
 
 @needs_mirror
-def test_real_em_hela_splits_keep_the_isolated_sections_apart() -> None:
-    train, val, test = real_em.hela_splits(real_em.MIRROR)
-    assert train.blocks == test.blocks == (1, 1) and val.blocks == (1,)
+def test_real_em_hela_is_five_isolated_sections_that_only_a_planned_network_trains_on(tmp_path) -> None:
+    from vemtransfer.config import validate_config
+    from vemtransfer.core.layout import Layout
+    from vemtransfer.data.splits import load_split
+    from vemtransfer.jobs.planning import plan_task_job
+
+    raw = dict(validate_config(real_em.benchmark_config("http://127.0.0.1:9", tmp_path, "cpu", [])).raw)  # HeLa is local: no server
+    real_em._prepare(raw, "HeLa-M")
+    folder = Path(Layout.of(raw).prepared_dir("HeLa-M"))
+    train, val, test = (load_split(folder, s) for s in ("train", "val", "test"))
+    assert list(train.blocks) == list(test.blocks) == [1, 1] and list(val.blocks) == [1]  # validation: the third section, whole
     assert train.image.shape == test.image.shape == (2, 2000, 2000) and val.image.shape == (1, 2000, 2000)
     assert set(np.unique(test.label)) == {0, 1} and 0.005 < test.label.mean() < 0.03
+    assert real_em.no_network(raw, [1, 1]).startswith("isolated sections")
+    plan = plan_task_job(validate_config(raw), "HeLa-M", Layout.of(raw).patch_index("HeLa-M"), tmp_path / "plan.json")
+    assert plan["choices"]["window"]["value"][0] == 1 and plan["choices"]["validation_size"]["value"][0] == 1
+    assert real_em.no_network({**raw, "plan": {**raw["plan"], "apply": True}}, [1, 1]) is None
 
 
 @needs_mirror

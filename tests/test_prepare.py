@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vemtransfer.config import validate_config
-from vemtransfer.data.prepare import carve_validation, enhance
+from vemtransfer.data.prepare import carve_validation, enhance, held_out_volumes
 from vemtransfer.data.splits import load_split
 
 import job_helpers as jobs
@@ -49,3 +49,9 @@ def test_a_dataset_without_the_label_is_a_clear_error(tiny_raw):
     task = TaskSpec("X-ER", "s", "er", Region(), Region(), "y", 0.2)
     with pytest.raises(ValueError, match="no 'er' labels"):
         prepare_task(task, ArraySections(np.zeros((4, 8, 8), np.uint8), {"mito": np.zeros((4, 8, 8))}), "unused", (2, 4, 4), (2, 4, 4), 0)
+
+
+def test_validation_along_z_of_several_volumes_holds_out_the_last_whole_volumes() -> None:
+    assert held_out_volumes([1, 1, 1], 0.15) == ([1, 1], [1])  # isolated sections: the last one, whole
+    assert held_out_volumes([10, 4, 3], 0.3) == ([10], [4, 3])  # 7 of 17 sections: two volumes to reach 30 %
+    assert held_out_volumes([10, 20], 0.9) == ([10], [20])  # one volume always stays to train on

@@ -111,6 +111,19 @@ def carve_validation(shape: tuple[int, ...], axis: str, fraction: float, patch_s
     return tuple(train), tuple(val)
 
 
+def held_out_volumes(blocks: Sequence[int], fraction: float) -> tuple[list[int], list[int]]:
+    """(train, val) blocks of a training region of several volumes validated along z: the last
+    volumes, whole, holding at least ``fraction`` of its sections (at least one volume, and one
+    left to train on). Whole volumes, not their last sections: a lab's separately labelled blocks
+    (or isolated sections) are where the test's shift lies, so validation holds one out as the
+    test does."""
+    n_val, keep, held = math.ceil(fraction * sum(blocks)), len(blocks), 0
+    while keep > 1 and held < n_val:
+        keep -= 1
+        held += blocks[keep]
+    return list(blocks[:keep]), list(blocks[keep:])
+
+
 @dataclass(frozen=True)
 class _Split:
     """Which (volume, section) pairs form a split, and which rows/columns of each section."""
@@ -162,11 +175,15 @@ def _routes(task: TaskSpec, n: int, hw: tuple[int, int], patch_size: tuple[int, 
             val_size: tuple[int, ...] | None) -> tuple[Callable[[int], dict[str, tuple[slice, slice] | None]], dict[str, list[int]]]:
     """How each training section is divided between train and val, and their blocks."""
     if task.val_axis == "z":
-        if len(blocks) != 1:
-            raise ValueError(f"task {task.id}: validation along z needs a single training volume")
-        tr, _ = carve_validation((n, *hw), "z", task.val_fraction, patch_size, val_size)
-        cut, full = tr[0].stop, (slice(None), slice(None))
-        return (lambda i: {"train": full if i < cut else None, "val": None if i < cut else full}), {"train": [cut], "val": [n - cut]}
+        full = (slice(None), slice(None))
+        if len(blocks) == 1:
+            tr, _ = carve_validation((n, *hw), "z", task.val_fraction, patch_size, val_size)
+            cut = tr[0].stop
+            train_blocks, val_blocks = [cut], [n - cut]
+        else:
+            train_blocks, val_blocks = held_out_volumes(blocks, task.val_fraction)
+            cut = sum(train_blocks)
+        return (lambda i: {"train": full if i < cut else None, "val": None if i < cut else full}), {"train": train_blocks, "val": val_blocks}
     tr, va = carve_validation((n, *hw), task.val_axis, task.val_fraction, patch_size, val_size)
     return (lambda i: {"train": tr[1:], "val": va[1:]}), {"train": blocks, "val": blocks}
 
