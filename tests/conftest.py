@@ -51,10 +51,22 @@ def tiny_config(root: Path) -> dict:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that runs Snakemake (``workflow``) or a SLURM cluster (``slurm``) is ``slow`` too,
-    so ``pytest -m "not slow"`` is the fast selection without marking each twice."""
-    for item in items:
+    so ``pytest -m "not slow"`` is the fast selection without marking each twice.
+
+    Files are then ordered longest first (the SLURM file, then by their number of slow tests),
+    each file's tests kept together and in order: ``pytest-xdist --dist loadfile`` hands files to
+    workers in this order, and scheduling the longest jobs first keeps one worker from running
+    the SLURM test alone at the end (docs/testing.md gives the suite's measured time)."""
+    first: dict[Path, int] = {}
+    slurm: dict[Path, bool] = {}
+    slow: dict[Path, int] = {}
+    for i, item in enumerate(items):
         if item.get_closest_marker("workflow") or item.get_closest_marker("slurm"):
             item.add_marker(pytest.mark.slow)
+        first.setdefault(item.path, i)
+        slurm[item.path] = slurm.get(item.path, False) or item.get_closest_marker("slurm") is not None
+        slow[item.path] = slow.get(item.path, 0) + (item.get_closest_marker("slow") is not None)
+    items.sort(key=lambda item: (not slurm[item.path], -slow[item.path], first[item.path]))
 
 
 @pytest.fixture
