@@ -230,14 +230,12 @@ def network_scores(raw: dict[str, Any], task: str, threads: int) -> dict[str, An
     from vemtransfer.config import validate_config
     from vemtransfer.core.layout import Layout
     from vemtransfer.jobs.evaluation import evaluate_job
-    from vemtransfer.jobs.planning import plan_task_job
     from vemtransfer.jobs.training import train_job
     from vemtransfer.model.checkpoint import load_model, read_model_file
     from vemtransfer.model.network import count_parameters
 
     cfg, layout, model_id = validate_config(raw), Layout.of(raw), f"finetune/NoPretrain__{task}/f1/rep1"
     plan = Path(layout.plan(task))
-    plan_task_job(cfg, task, layout.patch_index(task), plan)  # written either way: the table shows what it chose
     out = Path(layout.model(model_id)).parent
     for stale in ("model.pt", "history.json", "checkpoint.pt"):
         (out / stale).unlink(missing_ok=True)  # every run trains afresh: its time is the figure
@@ -256,14 +254,18 @@ def network_scores(raw: dict[str, Any], task: str, threads: int) -> dict[str, An
 
 
 def rf_scores(raw: dict[str, Any], task: str, splits: tuple[Any, Any, Any], settings: Any) -> dict[str, Any]:
-    """The pixel classifier on one set's splits: threshold chosen on the network's validation crops, scored on the whole test split."""
+    """The pixel classifier on one set's splits: threshold chosen on the network's validation crops
+    (the plan's when it is applied), scored on the whole test split."""
     from vemtransfer.baselines.pixel_classifier import fit_and_predict
     from vemtransfer.config import validate_config
+    from vemtransfer.core.layout import Layout
     from vemtransfer.jobs.pixel_classifier_baseline import validation_regions
     from vemtransfer.model.metrics import confusion, scores
+    from vemtransfer.planning.plan import apply_plan, read_plan
 
     train, val, test = splits
-    crops, size = validation_regions(validate_config(raw), task, val)
+    cfg = apply_plan(validate_config(raw), read_plan(Layout.of(raw).plan(task)))
+    crops, size = validation_regions(cfg, task, val)
     started = time.perf_counter()
     run = fit_and_predict((train.image, train.label), test.image, settings, (val.image, val.label), crops, size)
     return {"seconds": time.perf_counter() - started, "threshold": run.threshold, "val_iou": run.val_iou, "train_pixels": run.train_pixels,
@@ -283,13 +285,17 @@ def run_task(raw: dict[str, Any], task: str, threads: int, methods: Sequence[str
     """Prepare one set, then train and evaluate the network, threshold it and run the pixel classifier
     (each as ``methods`` asks); a row of the table with every method's seconds."""
     from vemtransfer.baselines.pixel_classifier import ForestSettings
+    from vemtransfer.config import validate_config
     from vemtransfer.core.layout import Layout
     from vemtransfer.data.splits import load_split
+    from vemtransfer.jobs.planning import plan_task_job
 
     started = time.perf_counter()
     row: dict[str, Any] = {"task": task, "network": None, "rf": None, "thresholds": None, "why_no_network": None}
     _prepare(raw, task)
-    folder = Path(Layout.of(raw).prepared_dir(task))
+    layout = Layout.of(raw)
+    plan_task_job(validate_config(raw), task, layout.patch_index(task), layout.plan(task))  # every method reads it: the crops, the window
+    folder = Path(layout.prepared_dir(task))
     splits = tuple(load_split(folder, s) for s in ("train", "val", "test"))
     train, _, test = splits
     if "network" in methods:
